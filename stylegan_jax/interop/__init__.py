@@ -1,0 +1,1 @@
+"""Interop with files written by other StyleGAN implementations."""

@@ -1,0 +1,233 @@
+"""Synthesis network: ws -> image, one block per resolution from 4x4 up.
+
+Owns the modulated conv layers (with per-pixel noise and its `noise_const`
+buffers), the toRGB layers, the `orig`/`skip`/`resnet` block wiring and the
+official `num_ws` indexing: each block reads a window of `num_conv +
+num_torgb` ws starting at `w_idx`, and `w_idx` advances by `num_conv` only,
+so a block's toRGB shares its w with the next block's first conv.
+"""
+
+from collections.abc import Sequence
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from stylegan_jax.nets.layers import Conv2d
+from stylegan_jax.nets.layers import Dense
+from stylegan_jax.nets.layers import normal_init
+from stylegan_jax.ops import filters
+from stylegan_jax.ops import layers
+from stylegan_jax.ops import modconv
+
+ARCHITECTURES = ("orig", "skip", "resnet")
+NOISE_MODES = ("random", "const", "none")
+
+
+def block_resolutions(img_resolution: int) -> list[int]:
+  """[4, 8, ..., img_resolution]; the resolution must be a power of 2 >= 4."""
+  log2 = int(math.log2(img_resolution)) if img_resolution > 0 else 0
+  if img_resolution < 4 or 2**log2 != img_resolution:
+    raise ValueError(
+        f"img_resolution must be a power of two >= 4, got {img_resolution}")
+  return [2**i for i in range(2, log2 + 1)]
+
+
+def channels_at(res: int, channel_base: int, channel_max: int) -> int:
+  """Feature maps at a resolution: min(channel_base // res, channel_max)."""
+  return min(channel_base // res, channel_max)
+
+
+def num_ws_for(img_resolution: int) -> int:
+  """Number of ws the synthesis network reads: modulated convs + 1."""
+  return 2 * len(block_resolutions(img_resolution))
+
+
+class SynthesisLayer(nn.Module):
+  """Modulated conv -> (+ noise) -> + bias -> lrelu -> x gain -> clamp."""
+
+  features: int
+  resolution: int
+  up: int = 1
+  kernel_size: int = 3
+  use_noise: bool = True
+  conv_clamp: float | None = None
+  resample_filter: Sequence[float] = (1, 3, 3, 1)
+  fused_modconv: bool = False
+
+  @nn.compact
+  def __call__(self, x: jax.Array, w: jax.Array, noise_mode: str = "random",
+               gain: float = 1.0) -> jax.Array:
+    """x [N, H, W, Cin], w [N, w_dim] -> [N, H*up, W*up, features]."""
+    cin = x.shape[-1]
+    styles = Dense(cin, bias_init=1.0, name="affine")(w)  # [N, Cin]
+    k = self.kernel_size
+    weight = self.param("weight", normal_init(), (k, k, cin, self.features))
+    x = modconv.modulated_conv2d(
+        x, weight, styles, demodulate=True, fused=self.fused_modconv,
+        f=filters.setup_filter(self.resample_filter), up=self.up)
+    if self.use_noise:
+      res = self.resolution
+      noise_const = self.variable(
+          "buffers", "noise_const",
+          lambda: jax.random.normal(self.make_rng("params"), (res, res)))
+      strength = self.param("noise_strength", nn.initializers.zeros, ())
+      if noise_mode == "random":
+        noise = jax.random.normal(self.make_rng("noise"),
+                                  (x.shape[0], res, res, 1), x.dtype)
+        x = x + noise * strength
+      elif noise_mode == "const":
+        x = x + (noise_const.value * strength)[None, :, :, None]
+    bias = self.param("bias", nn.initializers.zeros, (self.features,))
+    clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+    return layers.bias_act(x, bias, "lrelu", gain=gain, clamp=clamp)
+
+
+class ToRGBLayer(nn.Module):
+  """Modulated 1x1 conv without demodulation -> + bias -> clamp."""
+
+  features: int
+  conv_clamp: float | None = None
+  fused_modconv: bool = False
+
+  @nn.compact
+  def __call__(self, x: jax.Array, w: jax.Array) -> jax.Array:
+    """x [N, H, W, Cin], w [N, w_dim] -> [N, H, W, features]."""
+    cin = x.shape[-1]
+    weight_gain = 1 / math.sqrt(cin)
+    styles = Dense(cin, bias_init=1.0, name="affine")(w) * weight_gain
+    weight = self.param("weight", normal_init(), (1, 1, cin, self.features))
+    x = modconv.modulated_conv2d(x, weight, styles, demodulate=False,
+                                 fused=self.fused_modconv)
+    bias = self.param("bias", nn.initializers.zeros, (self.features,))
+    return layers.bias_act(x, bias, clamp=self.conv_clamp)
+
+
+class SynthesisBlock(nn.Module):
+  """One resolution: (const | [skip] conv0 up) -> conv1 -> [toRGB]."""
+
+  in_channels: int  # 0 for the 4x4 block, which starts from `const`.
+  out_channels: int
+  resolution: int
+  img_channels: int
+  is_last: bool
+  architecture: str = "skip"
+  conv_clamp: float | None = None
+  resample_filter: Sequence[float] = (1, 3, 3, 1)
+  fused_modconv: bool = False
+
+  @property
+  def num_conv(self) -> int:
+    return 1 if self.in_channels == 0 else 2
+
+  @property
+  def num_torgb(self) -> int:
+    return 1 if self.is_last or self.architecture == "skip" else 0
+
+  @nn.compact
+  def __call__(self, x: jax.Array | None, img: jax.Array | None,
+               ws: jax.Array, noise_mode: str = "random"):
+    """Runs the block.
+
+    Args:
+      x: features [N, R/2, R/2, in_channels] (None for the 4x4 block).
+      img: image so far [N, R/2, R/2, img_channels] or None.
+      ws: this block's ws [N, num_conv + num_torgb, w_dim].
+      noise_mode: 'random', 'const' or 'none'.
+
+    Returns:
+      (x [N, R, R, out_channels], img [N, R, R, img_channels] or None).
+    """
+    layer_kwargs = dict(conv_clamp=self.conv_clamp,
+                        resample_filter=self.resample_filter,
+                        fused_modconv=self.fused_modconv)
+    res = self.resolution
+    if self.in_channels == 0:
+      const = self.param("const", normal_init(), (4, 4, self.out_channels))
+      x = jnp.broadcast_to(const[None], (ws.shape[0],) + const.shape)
+      x = SynthesisLayer(self.out_channels, res, name="conv1",
+                         **layer_kwargs)(x, ws[:, 0], noise_mode)
+    else:
+      conv0 = SynthesisLayer(self.out_channels, res, up=2, name="conv0",
+                             **layer_kwargs)
+      conv1 = SynthesisLayer(self.out_channels, res, name="conv1",
+                             **layer_kwargs)
+      if self.architecture == "resnet":
+        skip = Conv2d(self.out_channels, 1, use_bias=False, up=2,
+                      resample_filter=self.resample_filter, name="skip")
+        y = skip(x, gain=math.sqrt(0.5))
+        x = conv0(x, ws[:, 0], noise_mode)
+        x = conv1(x, ws[:, 1], noise_mode, gain=math.sqrt(0.5))
+        x = y + x
+      else:
+        x = conv0(x, ws[:, 0], noise_mode)
+        x = conv1(x, ws[:, 1], noise_mode)
+
+    if img is not None:
+      img = filters.upsample2d(img, filters.setup_filter(self.resample_filter))
+    if self.num_torgb:
+      y = ToRGBLayer(self.img_channels, conv_clamp=self.conv_clamp,
+                     fused_modconv=self.fused_modconv,
+                     name="torgb")(x, ws[:, self.num_conv])
+      img = y if img is None else img + y
+    return x, img
+
+
+class SynthesisNetwork(nn.Module):
+  """ws [N, num_ws, w_dim] -> images [N, H, W, img_channels]."""
+
+  w_dim: int
+  img_resolution: int
+  img_channels: int = 3
+  channel_base: int = 32768
+  channel_max: int = 512
+  architecture: str = "skip"
+  conv_clamp: float | None = None
+  resample_filter: Sequence[float] = (1, 3, 3, 1)
+  fused_modconv: bool = False
+
+  @property
+  def num_ws(self) -> int:
+    return num_ws_for(self.img_resolution)
+
+  @nn.compact
+  def __call__(self, ws: jax.Array, noise_mode: str = "random") -> jax.Array:
+    """Synthesises images.
+
+    Args:
+      ws: [N, num_ws, w_dim].
+      noise_mode: 'random' (needs the 'noise' RNG stream), 'const' (the
+        stored `noise_const` maps) or 'none'.
+
+    Returns:
+      [N, img_resolution, img_resolution, img_channels], about [-1, 1].
+    """
+    if self.architecture not in ARCHITECTURES:
+      raise ValueError(f"architecture must be one of {ARCHITECTURES}, "
+                       f"got {self.architecture!r}")
+    if noise_mode not in NOISE_MODES:
+      raise ValueError(f"noise_mode must be one of {NOISE_MODES}, "
+                       f"got {noise_mode!r}")
+    if ws.shape[1:] != (self.num_ws, self.w_dim):
+      raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], "
+                       f"got {ws.shape}")
+    x = img = None
+    w_idx = 0
+    for res in block_resolutions(self.img_resolution):
+      block = SynthesisBlock(
+          in_channels=(channels_at(res // 2, self.channel_base,
+                                   self.channel_max) if res > 4 else 0),
+          out_channels=channels_at(res, self.channel_base, self.channel_max),
+          resolution=res,
+          img_channels=self.img_channels,
+          is_last=res == self.img_resolution,
+          architecture=self.architecture,
+          conv_clamp=self.conv_clamp,
+          resample_filter=self.resample_filter,
+          fused_modconv=self.fused_modconv,
+          name=f"b{res}")
+      n = block.num_conv + block.num_torgb
+      x, img = block(x, img, ws[:, w_idx:w_idx + n], noise_mode)
+      w_idx += block.num_conv
+    return img

@@ -1,0 +1,1 @@
+"""Numerics with no Flax state: FIR resampling, layers, modulated convolution."""
