@@ -1,0 +1,414 @@
+"""The training input pipeline: images in, resumable per-host batches out.
+
+This module owns everything between a data source and the NumPy batches the
+training loop shards onto devices: choosing the source (the embedded art set,
+a WikiArt copy or any image folder, the last two through the TFDS builders in
+`builders.py`), this host's shard, the epoch order, decoding, crop or pad to
+square, resizing, flipping, scaling to [-1, 1], batching and prefetching.
+
+Choices, so runs can be compared and resumed:
+
+* Resizing. After the centre crop (or the pad to a square, with black), a
+  larger square is shrunk with `tf.image.resize(method='area')`, the exact box
+  average for integer factors and free of ringing; a smaller one is enlarged
+  with bicubic. A square already at the resolution is left as it is. The
+  result is rounded to whole 8-bit levels before scaling by x / 127.5 - 1, so
+  batches match what a uint8 dataset would hold. (The builders have already
+  shrunk WikiArt and folder images with Lanczos so the shorter side is the
+  resolution, which makes the crop path exact.)
+* X-flips (`xflip=True`). Each example is mirrored with probability 1/2,
+  decided by a stateless hash of (seed, the example's position in this
+  host's stream). This is the random-flip reading of StyleGAN's `--mirror`
+  (which doubles the dataset instead): same expected data, no change to the
+  epoch length, and the flips are part of the deterministic stream.
+* Order. Epoch e is this host's shard shuffled with a buffer of
+  `shuffle_buffer` examples and a seed that is a function of (seed, e) only,
+  so every epoch's order can be rebuilt from scratch. Batches run across
+  epoch boundaries (an epoch need not be a multiple of the batch size). The
+  buffer holds still-encoded records (PNG bytes for TFDS sources). These are
+  op-level seeds: TensorFlow's global seed is never set here, and a run and
+  its resume must not set it differently.
+* Resuming. Batch k of the stream starts at example k * batch_size. With
+  `start_position=k`, whole epochs are skipped by arithmetic and the rest of
+  the epoch with `Dataset.skip` on the still-encoded records. Its batches are
+  then bit-identical to the (k+1)-th, (k+2)-th, ... batches of an iterator
+  started at 0, given the same data, `DataConfig`, batch size and process
+  count.
+* Sharding. Each process reads its own equal slice of the data (TFDS split
+  slicing `train[a:b]`, or strided rows of the embedded arrays), dropping the
+  remainder so every host has the same epoch length. `batch_size` is per
+  host.
+* TensorFlow only feeds the host: it is hidden from GPUs, and its thread pools
+  are capped (`_TF_THREADS`), so it neither grabs accelerator memory nor
+  competes with JAX for the host's cores.
+* TFDS records go to `DataConfig.tfds_dir` (TFDS's default, under
+  `~/tensorflow_datasets`, if empty; the training loop passes a folder in its
+  workdir), named by the dataset, the stored resolution and a hash of
+  `data_dir`. They are prepared on first use and reused afterwards. With
+  several processes, each prepares into its own `tfds_dir` unless that is
+  already prepared; prepare once beforehand on a shared file system.
+"""
+
+import dataclasses
+import os
+from collections.abc import Callable, Iterator
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from stylegan_jax.data import embedded
+
+SOURCES = ("embedded", "wikiart", "image_folder")
+CROPS = ("center", "pad")
+# Threads TensorFlow may use for its own ops and for tf.data.
+_TF_THREADS = 2
+# Salts that separate the shuffle and flip streams drawn from one seed.
+_SHUFFLE_SALT = 0x5EED
+_FLIP_SALT = 0xF11B
+_UNKNOWN_CLASS = "<unknown>"
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+  """Where the images come from and how they are prepared.
+
+  Attributes:
+    source: 'embedded' (procedural art in the package), 'wikiart' or
+      'image_folder'.
+    data_dir: the images folder (the TFDS manual dir) for 'wikiart' and
+      'image_folder'.
+    tfds_dir: where prepared TFDS records are written and read.
+    resolution: output height and width in pixels.
+    conditional: yield class labels (otherwise labels are all 0).
+    label_key: which label when conditional: 'style' for the embedded set,
+      'style' or 'genre' for WikiArt; the folder name for 'image_folder'
+      (which accepts 'label' or the default 'style').
+    xflip: mirror random examples (see the module docstring).
+    crop: 'center' to centre-crop to a square, 'pad' to pad to one.
+    shuffle_buffer: examples in the shuffle buffer.
+    seed: seed of the epoch order and the flips.
+    embedded_num_images: size of the embedded dataset.
+    embedded_seed: seed the embedded images are drawn from.
+  """
+
+  source: str
+  data_dir: str = ""
+  tfds_dir: str = ""
+  resolution: int = 32
+  conditional: bool = False
+  label_key: str = "style"
+  xflip: bool = False
+  crop: str = "center"
+  shuffle_buffer: int = 10_000
+  seed: int = 0
+  embedded_num_images: int = 2000
+  embedded_seed: int = 0
+
+  def __post_init__(self):
+    if self.source not in SOURCES:
+      raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
+    if self.crop not in CROPS:
+      raise ValueError(f"crop must be one of {CROPS}, got {self.crop!r}")
+    if self.resolution < 1:
+      raise ValueError(f"resolution must be positive, got {self.resolution}")
+    if self.shuffle_buffer < 1:
+      raise ValueError(
+          f"shuffle_buffer must be positive, got {self.shuffle_buffer}")
+    if self.source != "embedded" and not self.data_dir:
+      raise ValueError(f"source {self.source!r} needs data_dir")
+
+
+_TF_CONFIGURED = False
+
+
+def configure_tensorflow() -> None:
+  """Hides GPUs from TensorFlow and caps its thread pools (once)."""
+  global _TF_CONFIGURED
+  if _TF_CONFIGURED:
+    return
+  _TF_CONFIGURED = True
+  try:
+    tf.config.set_visible_devices([], "GPU")
+  except RuntimeError as e:  # TF already initialised: too late to change.
+    logging.warning("Could not hide GPUs from TensorFlow: %s", e)
+  try:
+    tf.config.threading.set_intra_op_parallelism_threads(_TF_THREADS)
+    tf.config.threading.set_inter_op_parallelism_threads(_TF_THREADS)
+  except RuntimeError as e:
+    logging.warning("Could not cap TensorFlow's threads: %s", e)
+
+
+# ------------------------------------------------------------------ sources --
+
+
+@dataclasses.dataclass(frozen=True)
+class _Source:
+  """This host's shard of a dataset, in a fixed order, still encoded.
+
+  Attributes:
+    dataset: finite, deterministic order; elements are (record, label int32
+      scalar) where the record is whatever `decode` takes.
+    decode: record -> uint8 [h, w, 3] image tensor.
+    num_examples: number of elements in `dataset`.
+    class_names: names of the label values (empty when unconditional).
+    label_counts: images per class in the whole dataset (all hosts), int64
+      [len(class_names)], or None if unknown.
+  """
+
+  dataset: tf.data.Dataset
+  decode: Callable[[tf.Tensor], tf.Tensor]
+  num_examples: int
+  class_names: tuple[str, ...]
+  label_counts: np.ndarray | None
+
+
+def _embedded_source(cfg: DataConfig, process_index: int,
+                     process_count: int) -> _Source:
+  if cfg.conditional and cfg.label_key not in ("style", "label"):
+    raise ValueError(
+        f"the embedded dataset has only 'style' labels, not {cfg.label_key!r}")
+  images, labels = embedded.make_dataset(
+      cfg.embedded_num_images, cfg.resolution, cfg.embedded_seed)
+  counts = np.bincount(labels, minlength=len(embedded.STYLE_NAMES))
+  per_host = len(images) // process_count
+  rows = slice(process_index, per_host * process_count, process_count)
+  images, labels = images[rows], labels[rows]
+  if not cfg.conditional:
+    labels = np.zeros_like(labels)
+  dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+  return _Source(
+      dataset=dataset, decode=lambda image: image, num_examples=per_host,
+      class_names=embedded.STYLE_NAMES if cfg.conditional else (),
+      label_counts=(counts.astype(np.int64) if cfg.conditional
+                    else np.zeros([0], np.int64)))
+
+
+def _tfds_source(cfg: DataConfig, process_index: int,
+                 process_count: int) -> _Source:
+  # Imported here so the embedded path needs no TFDS.
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  from stylegan_jax.data import builders  # pylint: disable=g-import-not-at-top
+
+  if cfg.source == "wikiart":
+    builder_cls, layout = builders.WikiArt, builders.WIKIART_LAYOUT
+    keys, label_key = ("style", "genre"), cfg.label_key
+  else:
+    builder_cls, layout = builders.ImageFolder, builders.IMAGE_FOLDER_LAYOUT
+    keys, label_key = ("label", "style"), "label"  # 'style' is the default.
+  if cfg.conditional and cfg.label_key not in keys:
+    raise ValueError(f"source {cfg.source!r} has no {cfg.label_key!r} labels "
+                     f"(label_key may be one of {keys})")
+
+  data_dir = os.path.abspath(os.path.expanduser(cfg.data_dir))
+  builder = builder_cls(
+      config=builders.make_config(cfg.resolution, data_dir),
+      data_dir=os.path.expanduser(cfg.tfds_dir) if cfg.tfds_dir else None)
+  builder.download_and_prepare(
+      download_config=tfds.download.DownloadConfig(manual_dir=data_dir))
+
+  # Every split: a GAN learns from all the images it is given.
+  parts, num_examples = [], 0
+  for name in sorted(builder.info.splits.keys()):
+    per_host = builder.info.splits[name].num_examples // process_count
+    if per_host:
+      start = process_index * per_host
+      parts.append(f"{name}[{start}:{start + per_host}]")
+      num_examples += per_host
+  if not parts:
+    raise ValueError(
+        f"{builder.name} in {builder.data_dir} has fewer images than the "
+        f"{process_count} processes")
+  dataset = builder.as_dataset(
+      split="+".join(parts), shuffle_files=False,
+      decoders={"image": tfds.decode.SkipDecoding()},
+      read_config=tfds.ReadConfig(interleave_cycle_length=1))
+
+  class_names, label_counts = (), np.zeros([0], np.int64)
+  if cfg.conditional:
+    class_names = tuple(builder.info.features[label_key].names)
+    if not class_names:
+      raise ValueError(
+          f"conditional training needs labels, but {data_dir} has no "
+          f"{label_key!r} labels: expected {layout}"
+          + (" and the genre CSVs" if label_key == "genre" else ""))
+    unknown = len(class_names)
+    values = list(range(unknown))
+    if builder.info.metadata.get("unlabelled", {}).get(label_key, 0):
+      # Images without this label (-1) get a class of their own.
+      class_names += (_UNKNOWN_CLASS,)
+      values.append(-1)
+    counts = builder.info.metadata.get("label_counts", {}).get(label_key)
+    label_counts = None if counts is None else np.array(
+        [counts.get(str(v), 0) for v in values], np.int64)
+
+    def label_of(ex):
+      label = tf.cast(ex[label_key], tf.int32)
+      return tf.where(label < 0, unknown, label)
+  else:
+
+    def label_of(ex):
+      del ex
+      return tf.constant(0, tf.int32)
+
+  def decode(data):
+    return tf.io.decode_image(data, channels=3, dtype=tf.uint8,
+                              expand_animations=False)
+
+  dataset = dataset.map(lambda ex: (ex["image"], label_of(ex)))
+  return _Source(dataset=dataset, decode=decode, num_examples=num_examples,
+                 class_names=class_names, label_counts=label_counts)
+
+
+# ------------------------------------------------------------ preprocessing --
+
+
+def preprocess(image: tf.Tensor, resolution: int, crop: str) -> tf.Tensor:
+  """Square crop or pad, resize, scale.
+
+  Args:
+    image: uint8 [h, w, 3], any size.
+    resolution: output size R.
+    crop: 'center' or 'pad' (see the module docstring).
+
+  Returns:
+    float32 [R, R, 3] in [-1, 1].
+  """
+  h, w = tf.shape(image)[0], tf.shape(image)[1]
+  if crop == "center":
+    size = tf.minimum(h, w)
+    image = image[(h - size) // 2:(h - size) // 2 + size,
+                  (w - size) // 2:(w - size) // 2 + size]
+  else:
+    size = tf.maximum(h, w)
+    image = tf.image.pad_to_bounding_box(
+        image, (size - h) // 2, (size - w) // 2, size, size)
+  image = tf.cast(image, tf.float32)  # [size, size, 3]
+
+  def resize(method):
+    out = tf.image.resize(image, [resolution, resolution], method=method)
+    return tf.clip_by_value(tf.round(out), 0.0, 255.0)
+
+  image = tf.case(
+      [(size > resolution, lambda: resize("area")),
+       (size < resolution, lambda: resize("bicubic"))],
+      default=lambda: image)
+  image = tf.ensure_shape(image, [resolution, resolution, 3])
+  return image / 127.5 - 1.0
+
+
+def _maybe_flip(image: tf.Tensor, index: tf.Tensor, seed: int) -> tf.Tensor:
+  """Mirrors `image` [H, W, 3] for about half of all stream positions."""
+  key = tf.stack([tf.constant(seed * 65536 + _FLIP_SALT, tf.int64), index])
+  flip = tf.random.stateless_uniform([], seed=key, alg="philox") < 0.5
+  return tf.cond(flip, lambda: image[:, ::-1], lambda: image)
+
+
+# ----------------------------------------------------------------- iterator --
+
+
+class InputIterator(Iterator[dict[str, np.ndarray]]):
+  """Yields this host's batches; knows where it is in the stream.
+
+  Attributes:
+    position: batches this iterator has yielded since the start of training,
+      counting the `start_position` it was created at. Save it with a
+      checkpoint and pass it back as `start_position` to resume.
+    num_examples: examples in this host's shard (one epoch).
+    num_classes: the label dimension c_dim: the number of classes when
+      conditional, 0 otherwise.
+    class_names: the names of the classes (empty when unconditional).
+    label_counts: images per class over the whole dataset (all hosts and
+      splits), int64 [num_classes], e.g. to sample generator labels with the
+      data's class frequencies; None if unknown.
+    batch_size: examples per batch on this host.
+  """
+
+  def __init__(self, dataset: tf.data.Dataset, *, position: int,
+               num_examples: int, class_names: tuple[str, ...],
+               label_counts: np.ndarray | None, batch_size: int):
+    self._iterator = dataset.as_numpy_iterator()
+    self.position = position
+    self.num_examples = num_examples
+    self.class_names = class_names
+    self.num_classes = len(class_names)
+    self.label_counts = label_counts
+    self.batch_size = batch_size
+
+  def __next__(self) -> dict[str, np.ndarray]:
+    batch = next(self._iterator)
+    self.position += 1
+    return batch
+
+
+def create_input_iterator(cfg: DataConfig, *, batch_size: int,
+                          process_index: int = 0, process_count: int = 1,
+                          start_position: int = 0) -> InputIterator:
+  """Builds this host's endless, resumable batch iterator.
+
+  Args:
+    cfg: the data config.
+    batch_size: examples per batch on this host.
+    process_index: this host's index in [0, process_count).
+    process_count: number of hosts reading the data.
+    start_position: batches already consumed by this host (see
+      `InputIterator.position`).
+
+  Returns:
+    An iterator of {'image': float32 [B, R, R, 3] in [-1, 1],
+    'label': int32 [B]} with `position`, `num_examples`, `num_classes`,
+    `class_names` and `label_counts` attributes.
+  """
+  if batch_size < 1 or start_position < 0:
+    raise ValueError(
+        f"need batch_size >= 1 and start_position >= 0, got {batch_size}, "
+        f"{start_position}")
+  if not 0 <= process_index < process_count:
+    raise ValueError(
+        f"process_index {process_index} not in [0, {process_count})")
+  configure_tensorflow()
+  if cfg.source == "embedded":
+    source = _embedded_source(cfg, process_index, process_count)
+  else:
+    source = _tfds_source(cfg, process_index, process_count)
+  n = source.num_examples
+  if n < 1:
+    raise ValueError(
+        f"no examples for process {process_index} of {process_count}")
+
+  offset = start_position * batch_size  # Examples consumed so far.
+  first_epoch, skip = divmod(offset, n)
+  buffer = min(cfg.shuffle_buffer, n)
+  base = source.dataset
+
+  def epoch(e):
+    seed = tf.constant(cfg.seed, tf.int64) * 1_000_003 + _SHUFFLE_SALT + e
+    return base.shuffle(buffer, seed=seed, reshuffle_each_iteration=False)
+
+  ds = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max)
+  ds = ds.flat_map(epoch).skip(skip).enumerate(start=offset)
+
+  def prepare(index, record):
+    encoded, label = record
+    image = preprocess(source.decode(encoded), cfg.resolution, cfg.crop)
+    if cfg.xflip:
+      image = _maybe_flip(image, index, cfg.seed)
+    return {"image": image, "label": label}
+
+  ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE,
+              deterministic=True)
+  ds = ds.batch(batch_size, drop_remainder=True)
+  ds = ds.prefetch(2)
+  options = tf.data.Options()
+  options.deterministic = True
+  options.threading.private_threadpool_size = _TF_THREADS
+  options.threading.max_intra_op_parallelism = 1
+  ds = ds.with_options(options)
+  logging.info(
+      "data: %s, %d examples on process %d/%d, batch %d, starting at batch "
+      "%d (epoch %d)", cfg.source, n, process_index, process_count,
+      batch_size, start_position, first_epoch)
+  return InputIterator(ds, position=start_position, num_examples=n,
+                       class_names=source.class_names,
+                       label_counts=source.label_counts,
+                       batch_size=batch_size)
