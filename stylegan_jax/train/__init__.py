@@ -1,0 +1,1 @@
+"""Training: the state pytree, the phase step functions and the loop."""

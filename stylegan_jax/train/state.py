@@ -1,0 +1,112 @@
+"""The training state: one pytree holding everything that changes.
+
+Also owns creating it (networks' init plus optimizers) and the G_ema update.
+"""
+
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import optax
+
+from stylegan_jax.nets import Discriminator
+from stylegan_jax.nets import Generator
+
+Variables = dict[str, Any]
+
+
+@flax.struct.dataclass
+class TrainState:
+  """Everything that changes during training.
+
+  Attributes:
+    step: iterations done (also the input iterator's position, in batches).
+    nimg: images shown to D so far (cur_nimg in the papers' code).
+    g_params, g_buffers: G's parameters and buffers (w_avg, noise_const).
+    d_params: D's parameters.
+    g_opt_state, d_opt_state: Adam states, shared by main and reg phases.
+    ema_params, ema_buffers: G_ema.
+    pl_mean: running mean of path lengths.
+    key: base RNG key data (uint32); per-phase keys fold in the step.
+  """
+
+  step: jax.Array
+  nimg: jax.Array
+  g_params: Variables
+  g_buffers: Variables
+  d_params: Variables
+  g_opt_state: optax.OptState
+  d_opt_state: optax.OptState
+  ema_params: Variables
+  ema_buffers: Variables
+  pl_mean: jax.Array
+  key: jax.Array
+
+
+def create_optimizer(lr: float, betas: tuple[float, float], eps: float,
+                     reg_interval: int | None) -> optax.GradientTransformation:
+  """Adam with the lazy-regularisation correction of lr and betas.
+
+  With regularisation every `reg_interval` minibatches, main and reg phases
+  share one Adam whose lr and betas are corrected by r = k / (k + 1):
+  lr * r and beta ** r.
+  """
+  ratio = reg_interval / (reg_interval + 1) if reg_interval else 1.0
+  b1, b2 = betas
+  return optax.adam(lr * ratio, b1=b1**ratio, b2=b2**ratio, eps=eps)
+
+
+def create_train_state(
+    key: jax.Array,
+    G: Generator,
+    D: Discriminator,
+    g_tx: optax.GradientTransformation,
+    d_tx: optax.GradientTransformation,
+) -> TrainState:
+  """Initialises networks and optimizers; G_ema starts as a copy of G."""
+  g_key, d_key, train_key = jax.random.split(key, 3)
+  z = jnp.zeros((1, G.z_dim))
+  c = jnp.zeros((1, G.c_dim))
+  g_vars = G.init({"params": g_key}, z, c, noise_mode="const")
+  img = jnp.zeros((1, D.img_resolution, D.img_resolution, D.img_channels))
+  d_vars = D.init(d_key, img, jnp.zeros((1, D.c_dim)))
+  return TrainState(
+      step=jnp.zeros((), jnp.int32),
+      nimg=jnp.zeros((), jnp.int32),
+      g_params=g_vars["params"],
+      g_buffers=g_vars["buffers"],
+      d_params=d_vars["params"],
+      g_opt_state=g_tx.init(g_vars["params"]),
+      d_opt_state=d_tx.init(d_vars["params"]),
+      ema_params=g_vars["params"],
+      ema_buffers=g_vars["buffers"],
+      pl_mean=jnp.zeros((), jnp.float32),
+      key=jax.random.key_data(train_key),
+  )
+
+
+def ema_beta(nimg: jax.Array, batch_size: int, ema_kimg: float,
+             ema_rampup: float | None) -> jax.Array:
+  """beta = 0.5 ** (batch / ema_nimg), ema_nimg optionally ramped up."""
+  ema_nimg = jnp.asarray(ema_kimg * 1000, jnp.float32)
+  if ema_rampup is not None:
+    ema_nimg = jnp.minimum(ema_nimg, nimg.astype(jnp.float32) * ema_rampup)
+  return 0.5 ** (batch_size / jnp.maximum(ema_nimg, 1e-8))
+
+
+def update_ema(state: TrainState, batch_size: int, ema_kimg: float,
+               ema_rampup: float | None) -> TrainState:
+  """Ends an iteration: G_ema update, buffers copied, counters advanced."""
+  beta = ema_beta(state.nimg, batch_size, ema_kimg, ema_rampup)
+  ema_params = jax.tree.map(lambda p, e: p + beta * (e - p), state.g_params,
+                            state.ema_params)
+  return state.replace(
+      ema_params=ema_params,
+      ema_buffers=state.g_buffers,
+      nimg=state.nimg + batch_size,
+      step=state.step + 1)
+
+
+def param_count(tree: Variables) -> int:
+  return sum(x.size for x in jax.tree.leaves(tree))

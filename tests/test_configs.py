@@ -1,0 +1,83 @@
+"""Every experiment file loads, and the presets carry the official values."""
+
+import importlib.util
+import pathlib
+
+import pytest
+
+from stylegan_jax import configs
+
+EXPERIMENTS = sorted(
+    (pathlib.Path(__file__).resolve().parents[1] / "experiments").glob("*.py"))
+
+
+def _load(path):
+  spec = importlib.util.spec_from_file_location(path.stem, path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
+def test_experiment_loads(path):
+  config = _load(path).get_config()
+  base = configs.base_config()
+  for section in ("data", "model", "loss", "optim", "train", "mesh"):
+    assert set(config[section].keys()) == set(base[section].keys()), section
+  assert config.train.batch_size > 0
+
+
+def test_expected_experiments_exist():
+  names = {p.stem for p in EXPERIMENTS}
+  assert {"wikiart", "demo", "auto", "stylegan2", "paper256", "paper512",
+          "paper1024", "cifar"} <= names
+
+
+@pytest.mark.parametrize("name,batch,mbstd,cbase,lr,gamma,ema,rampup,layers", [
+    ("stylegan2", 32, 4, 32768, 0.002, 10.0, 10.0, None, 8),
+    ("paper256", 64, 8, 16384, 0.0025, 1.0, 20.0, None, 8),
+    ("paper512", 64, 8, 32768, 0.0025, 0.5, 20.0, None, 8),
+    ("paper1024", 32, 4, 32768, 0.002, 2.0, 10.0, None, 8),
+    ("cifar", 64, 32, 32768, 0.0025, 0.01, 500.0, 0.05, 2),
+])
+def test_preset_table(name, batch, mbstd, cbase, lr, gamma, ema, rampup,
+                      layers):
+  c = configs.apply_preset(configs.base_config(), name)
+  assert (c.train.batch_size, c.model.mbstd_group_size, c.model.channel_base,
+          c.optim.g_lr, c.optim.d_lr, c.loss.r1_gamma, c.train.ema_kimg,
+          c.train.ema_rampup, c.model.mapping_layers) == (
+              batch, mbstd, cbase, lr, lr, gamma, ema, rampup, layers)
+  assert c.model.conv_clamp == 256
+  if name == "cifar":
+    assert (c.loss.pl_weight, c.loss.style_mixing_prob,
+            c.model.d_architecture) == (0.0, 0.0, "orig")
+  else:
+    assert (c.loss.pl_weight, c.loss.style_mixing_prob,
+            c.model.d_architecture) == (2.0, 0.9, "resnet")
+
+
+@pytest.mark.parametrize("res,gpus,batch,mbstd,fmaps,lr", [
+    (256, 1, 16, 4, 0.5, 0.0025),
+    (256, 8, 64, 4, 0.5, 0.0025),
+    (1024, 8, 32, 4, 1.0, 0.002),
+    (512, 2, 16, 4, 1.0, 0.0025),
+])
+def test_auto_preset_formulas(res, gpus, batch, mbstd, fmaps, lr):
+  c = configs.base_config()
+  c.data.resolution = res
+  configs.apply_preset(c, "auto", num_devices=gpus)
+  assert c.train.batch_size == batch
+  assert c.model.mbstd_group_size == mbstd
+  assert c.model.channel_base == int(fmaps * 32768)
+  assert c.optim.g_lr == lr
+  assert c.loss.r1_gamma == pytest.approx(0.0002 * res**2 / batch)
+  assert c.train.ema_kimg == pytest.approx(batch * 10 / 32)
+  assert c.train.ema_rampup == 0.05
+  assert c.model.mapping_layers == 2
+
+
+def test_parse_arg():
+  a = configs.parse_arg("res=512,cond", res=256, cond=False, data="")
+  assert (a.res, a.cond, a.data) == (512, True, "")
+  with pytest.raises(ValueError, match="unknown config argument 'nope'"):
+    configs.parse_arg("nope=1", res=256)
