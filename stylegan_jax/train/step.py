@@ -133,9 +133,9 @@ def make_phase_steps(
     grads = clean_gradients(grads)
     updates, opt_state = tx.update(grads, opt_state, params)
     params = optax.apply_updates(params, updates)
-    norms = {f"norm/{prefix}_grad": optax.tree_utils.tree_l2_norm(grads),
-             f"norm/{prefix}_update": optax.tree_utils.tree_l2_norm(updates),
-             f"norm/{prefix}_param": optax.tree_utils.tree_l2_norm(params)}
+    norms = {f"norm/{prefix}_grad": optax.tree_utils.tree_norm(grads),
+             f"norm/{prefix}_update": optax.tree_utils.tree_norm(updates),
+             f"norm/{prefix}_param": optax.tree_utils.tree_norm(params)}
     return params, opt_state, norms
 
   def g_main(state: TrainState, batch: Batch):
