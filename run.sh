@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Thin launcher. Sets up .venv on first use (or when pyproject.toml changes),
 # then runs one of:
-#   ./run.sh               the main job (see README)
-#   ./run.sh test [ARGS]   the test suite (ARGS go to pytest)
-#   ./run.sh sample [ARGS] python -m stylegan_jax.sample ARGS
+#   ./run.sh                 train experiments/demo.py into workdirs/demo
+#   ./run.sh test [ARGS]     the test suite (ARGS go to pytest)
+#   ./run.sh train [FLAGS]   python -m stylegan_jax.main FLAGS
+#   ./run.sh sample [ARGS]   python -m stylegan_jax.sample ARGS
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -25,12 +26,19 @@ cmd=${1:-main}
 [ $# -gt 0 ] && shift
 case "$cmd" in
   main)
-    exec .venv/bin/python -m stylegan_jax.sample --outdir workdirs/sample "$@" ;;
+    workdir=workdirs/demo
+    .venv/bin/python -m stylegan_jax.main --config experiments/demo.py \
+      --workdir "$workdir" "$@"
+    latest=$(ls -1 "$workdir"/samples/fakes*.png | tail -n 1)
+    echo "run.sh: sample grids are in $workdir/samples (latest: $latest)"
+    echo "run.sh: TensorBoard logs: tensorboard --logdir $workdir/logs" ;;
+  train)
+    exec .venv/bin/python -m stylegan_jax.main "$@" ;;
   test)
     exec .venv/bin/python -m pytest -q "$@" ;;
   sample)
     exec .venv/bin/python -m stylegan_jax.sample "$@" ;;
   *)
-    echo "run.sh: unknown command '$cmd' (expected: test, sample, or nothing)" >&2
+    echo "run.sh: unknown command '$cmd' (expected: test, train, sample, or nothing)" >&2
     exit 2 ;;
 esac

@@ -12,22 +12,22 @@ from stylegan_jax import configs
 def get_config():
   config = configs.base_config()
   config.data.source = "embedded"
-  config.data.resolution = 32
+  config.data.resolution = 16
   config.data.conditional = True
   config.data.embedded_num_images = 2000
   config.model.z_dim = config.model.w_dim = 64
   config.model.mapping_layers = 2
-  config.model.channel_base = 2048
+  config.model.channel_base = 1024
   config.model.channel_max = 64
   config.model.mbstd_group_size = 4
   config.loss.r1_gamma = 0.1
   config.optim.g_lr = config.optim.d_lr = 0.0025
   config.train.batch_size = 16
-  config.train.total_kimg = 60.0
+  config.train.total_kimg = 12.0
   config.train.ema_kimg = 0.5
   config.train.ema_rampup = 0.05
-  config.train.log_every_kimg = 1.0
-  config.train.snapshot_kimg = 10.0
-  config.train.checkpoint_kimg = 10.0
+  config.train.log_every_kimg = 0.5
+  config.train.snapshot_kimg = 2.0
+  config.train.checkpoint_kimg = 2.0
   config.train.grid_size = 8
   return config

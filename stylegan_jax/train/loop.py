@@ -262,13 +262,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   report = periodic_actions.ReportProgress(
       num_train_steps=-(-total_nimg // batch_size), writer=writer,
       every_steps=log_every)
-  if step == 0:
-    write_grid(state)
-
   stop = _StopSignal()
   pending: list[dict[str, Any]] = []
   tick_time, tick_nimg = time.time(), int(state.nimg)
   try:
+    if step == 0:
+      write_grid(state)
     while int(state.nimg) < total_nimg:
       host_batch = next(data)
       batch = sharding.global_batch({
