@@ -23,7 +23,6 @@ Markdown table row.
 """
 
 import datetime
-import functools
 import json
 import math
 import pathlib
@@ -173,13 +172,8 @@ def run_benchmark(config, *, config_name: str, iters: int = 10,
                                                 mesh)
   scfg = loop.step_config(config)
   class_probs = np.full(c_dim, 1.0 / max(c_dim, 1))
-  steps = loop.compile_steps(
-      step_lib.make_phase_steps(
-          G, D, g_tx, d_tx, scfg, class_probs,
-          constrain_batch=functools.partial(
-              jax.lax.with_sharding_constraint,
-              shardings=sharding.batch_sharding(mesh))),
-      shardings, mesh)
+  steps = loop.compile_steps(G, D, g_tx, d_tx, scfg, class_probs, shardings,
+                             mesh)
   batch = _synthetic_batch(config, c_dim, per_process_batch, mesh)
   mix, period = phase_mix(scfg)
   phases = [p for p in (*step_lib.PHASES, "ema") if p in mix]

@@ -107,10 +107,19 @@ def create_state(config, G, D, g_tx, d_tx, mesh):
   return abstract, shardings, jax.jit(init, out_shardings=shardings)
 
 
-def compile_steps(steps, state_shardings, mesh):
-  """jit each phase with explicit shardings; the state is donated."""
+def compile_steps(G, D, g_tx, d_tx, scfg, class_probs, state_shardings,
+                  mesh):
+  """The phase steps, jitted with explicit shardings; the state is donated.
+
+  Latents, labels and noise drawn inside a step are pinned to the batch
+  sharding, so each device draws only its own slice.
+  """
   batch = sharding.batch_sharding(mesh)
   replicated = sharding.replicated(mesh)
+  steps = step_lib.make_phase_steps(
+      G, D, g_tx, d_tx, scfg, class_probs,
+      constrain_batch=functools.partial(jax.lax.with_sharding_constraint,
+                                        shardings=batch))
   compiled = {}
   for name in step_lib.PHASES:
     compiled[name] = jax.jit(
@@ -219,13 +228,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   class_probs = np.asarray(label_counts, np.float64)[:len(class_names)]
   class_probs = class_probs / max(class_probs.sum(), 1)
   scfg = step_config(config)
-  steps = compile_steps(
-      step_lib.make_phase_steps(
-          G, D, g_tx, d_tx, scfg, class_probs,
-          constrain_batch=functools.partial(
-              jax.lax.with_sharding_constraint,
-              shardings=sharding.batch_sharding(mesh))),
-      shardings, mesh)
+  steps = compile_steps(G, D, g_tx, d_tx, scfg, class_probs, shardings,
+                        mesh)
 
   writer = metric_writers.create_default_writer(
       str(workdir / "logs"), just_logging=not is_chief)
