@@ -1,7 +1,8 @@
 """Orbax checkpoints of the whole training state, plus the config as JSON.
 
 Checkpoints live in `<workdir>/checkpoints/<step>/` with two items: `state`
-(the TrainState pytree) and `config` (JSON). Restoring goes into an abstract
+(the TrainState pytree) and `config` (JSON: the experiment config, `c_dim`
+and `class_names`, enough to rebuild the networks without the data). Restoring goes into an abstract
 state that carries the target shardings. If the newest checkpoint cannot be
 read (corrupt or partial), the previous one is used, with a warning, and the
 unreadable one is moved to `<workdir>/checkpoints_unreadable/` (kept for
@@ -79,3 +80,17 @@ def _move_aside(manager: ocp.CheckpointManager, step: int) -> pathlib.Path:
   shutil.move(str(directory / str(step)), aside)
   manager.reload()
   return aside
+
+
+def restore_step(manager: ocp.CheckpointManager, step: int,
+                 abstract_state: Any) -> Any:
+  """Restores the state of checkpoint `step` (no fallback)."""
+  return manager.restore(step, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(abstract_state))).state
+
+
+def read_config(manager: ocp.CheckpointManager, step: int) -> dict[str, Any]:
+  """The JSON item of checkpoint `step`."""
+  restored = manager.restore(step, args=ocp.args.Composite(
+      config=ocp.args.JsonRestore()))
+  return restored.config

@@ -31,47 +31,16 @@ from stylegan_jax import checkpoint
 from stylegan_jax import images
 from stylegan_jax import sharding
 from stylegan_jax.data import pipeline
-from stylegan_jax.nets import Discriminator
-from stylegan_jax.nets import Generator
 from stylegan_jax.train import state as state_lib
 from stylegan_jax.train import step as step_lib
+from stylegan_jax.train.builders import create_networks
+from stylegan_jax.train.builders import create_optimizers
+from stylegan_jax.train.builders import create_state
+from stylegan_jax.train.builders import step_config
 
 
 class NonFiniteLossError(RuntimeError):
   """A loss or the state became NaN/inf."""
-
-
-def create_networks(config: ml_collections.ConfigDict,
-                    c_dim: int) -> tuple[Generator, Discriminator]:
-  """G and D from the `model` and `data` sections."""
-  m = config.model
-  res = config.data.resolution
-  common = dict(c_dim=c_dim, img_resolution=res, img_channels=3,
-                channel_base=m.channel_base, channel_max=m.channel_max,
-                conv_clamp=m.conv_clamp)
-  G = Generator(z_dim=m.z_dim, w_dim=m.w_dim, mapping_layers=m.mapping_layers,
-                mapping_lr_multiplier=m.mapping_lr_multiplier,
-                architecture=m.g_architecture, fused_modconv=m.fused_modconv,
-                **common)
-  D = Discriminator(architecture=m.d_architecture,
-                    mbstd_group_size=m.mbstd_group_size,
-                    mbstd_num_channels=m.mbstd_num_channels,
-                    mapping_lr_multiplier=m.mapping_lr_multiplier, **common)
-  return G, D
-
-
-def step_config(config: ml_collections.ConfigDict) -> step_lib.StepConfig:
-  return step_lib.StepConfig(
-      batch_size=config.train.batch_size,
-      r1_gamma=config.loss.r1_gamma,
-      pl_weight=config.loss.pl_weight,
-      pl_decay=config.loss.pl_decay,
-      pl_batch_shrink=config.loss.pl_batch_shrink,
-      style_mixing_prob=config.loss.style_mixing_prob,
-      g_reg_interval=config.optim.g_reg_interval,
-      d_reg_interval=config.optim.d_reg_interval,
-      ema_kimg=config.train.ema_kimg,
-      ema_rampup=config.train.ema_rampup)
 
 
 def data_config(config: ml_collections.ConfigDict,
@@ -80,31 +49,6 @@ def data_config(config: ml_collections.ConfigDict,
   d["tfds_dir"] = d["tfds_dir"] or str(workdir / "tfds")
   fields = {f.name for f in dataclasses.fields(pipeline.DataConfig)}
   return pipeline.DataConfig(**{k: v for k, v in d.items() if k in fields})
-
-
-def create_optimizers(config: ml_collections.ConfigDict):
-  o = config.optim
-  g_tx = state_lib.create_optimizer(o.g_lr, tuple(o.betas), o.eps,
-                                    o.g_reg_interval if config.loss.pl_weight
-                                    else None)
-  d_tx = state_lib.create_optimizer(o.d_lr, tuple(o.betas), o.eps,
-                                    o.d_reg_interval if config.loss.r1_gamma
-                                    else None)
-  return g_tx, d_tx
-
-
-def create_state(config, G, D, g_tx, d_tx, mesh):
-  """(abstract state with shardings, a function creating the real state)."""
-  key = jax.random.key(config.train.seed)
-  init = functools.partial(state_lib.create_train_state, key, G, D, g_tx,
-                           d_tx)
-  abstract = jax.eval_shape(init)
-  replicated = sharding.replicated(mesh)
-  shardings = jax.tree.map(lambda _: replicated, abstract)
-  abstract = jax.tree.map(
-      lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
-      abstract, shardings)
-  return abstract, shardings, jax.jit(init, out_shardings=shardings)
 
 
 def compile_steps(G, D, g_tx, d_tx, scfg, class_probs, state_shardings,
@@ -150,7 +94,7 @@ class _StopSignal:
       signal.signal(sig, handler)
 
 
-def _sample_grid_fn(G: Generator, config, class_names, mesh):
+def _sample_grid_fn(G, config, class_names, mesh):
   """Fixed latents (one row per class when conditional) -> G_ema images."""
   cols = config.train.grid_size
   rows = min(len(class_names), 16) if class_names else cols
@@ -234,14 +178,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   writer = metric_writers.create_default_writer(
       str(workdir / "logs"), just_logging=not is_chief)
   sample_grid = _sample_grid_fn(G, config, class_names, mesh)
-  config_json = json.loads(config.to_json_best_effort())
+  # What tools need to rebuild the networks from a checkpoint alone.
+  checkpoint_json = {"config": json.loads(config.to_json_best_effort()),
+                     "c_dim": G.c_dim, "class_names": list(class_names)}
 
   def save_checkpoint(state, reason):
     if not _is_finite(state.g_params) or not _is_finite(state.d_params):
       raise NonFiniteLossError(
           f"the state is not finite ({reason}); not saving. Last good "
           f"checkpoint: {last_checkpoint} in {manager.directory}")
-    checkpoint.save(manager, int(state.step), state, config_json)
+    checkpoint.save(manager, int(state.step), state, checkpoint_json)
     logging.info("saved checkpoint %d (%s)", int(state.step), reason)
     return int(state.step)
 
