@@ -14,6 +14,7 @@ import functools
 import json
 import pathlib
 
+import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -21,6 +22,7 @@ import pytest
 
 from stylegan_jax import losses
 from stylegan_jax.interop import official
+from stylegan_jax.train import step as step_lib
 from tests import reference
 
 FORWARD_RTOL = 1e-5
@@ -216,3 +218,15 @@ def test_round_trip_to_official_names(case):
                            if not k.endswith("resample_filter")}
   for name, value in exported.items():
     np.testing.assert_array_equal(value, originals[name], err_msg=name)
+
+
+@pytest.mark.parametrize("phase,loss_name,net", [("g_reg", "G_pl", "g"),
+                                                  ("d_reg", "D_r1", "d")])
+def test_inactive_parameter_rule_matches_zero_grad_params(case, phase,
+                                                          loss_name, net):
+  """Our Adam skips exactly the parameters the official loss leaves alone."""
+  params = case.g_vars["params"] if net == "g" else case.d_vars["params"]
+  active = flax.traverse_util.flatten_dict(
+      step_lib.active_params(params, phase), sep=".")
+  assert {name for name, a in active.items() if not a} == set(
+      case.cfg["zero_grad_params"][loss_name])

@@ -12,6 +12,7 @@ import optax
 
 from stylegan_jax.nets import Discriminator
 from stylegan_jax.nets import Generator
+from stylegan_jax.train import optim
 
 Variables = dict[str, Any]
 
@@ -54,7 +55,7 @@ def create_optimizer(lr: float, betas: tuple[float, float], eps: float,
   """
   ratio = reg_interval / (reg_interval + 1) if reg_interval else 1.0
   b1, b2 = betas
-  return optax.adam(lr * ratio, b1=b1**ratio, b2=b2**ratio, eps=eps)
+  return optim.adam(lr * ratio, b1=b1**ratio, b2=b2**ratio, eps=eps)
 
 
 def create_train_state(

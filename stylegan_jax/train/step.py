@@ -10,6 +10,7 @@ the phase, so a resumed run draws exactly the same numbers.
 
 from collections.abc import Callable
 import dataclasses
+import re
 
 import jax
 import jax.numpy as jnp
@@ -23,6 +24,12 @@ from stylegan_jax.train.state import TrainState
 from stylegan_jax.train.state import update_ema
 
 PHASES = ("g_main", "g_reg", "d_main", "d_reg")
+# Parameters a regularisation phase's loss does not depend on (the official
+# fixtures list them as `zero_grad_params`): the toRGB biases for path length
+# (it differentiates w.r.t. ws), D's output bias for R1 (it differentiates
+# w.r.t. the image). Like torch's Adam, their optimizer state is left alone.
+NO_GRADIENT = {"g_reg": re.compile(r"(^|/)torgb/bias$"),
+               "d_reg": re.compile(r"^b4/out/bias$")}
 Batch = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
 StepFn = Callable[..., tuple[TrainState, Metrics]]
@@ -53,6 +60,14 @@ def phases_for_step(step: int, cfg: StepConfig) -> list[str]:
   if cfg.r1_gamma != 0 and step % cfg.d_reg_interval == 0:
     phases.append("d_reg")
   return phases
+
+
+def active_params(params, phase: str):
+  """Tree of Python bools: False where `phase`'s loss has no gradient."""
+  rule = NO_GRADIENT.get(phase)
+  return jax.tree_util.tree_map_with_path(
+      lambda path, _: rule is None or not rule.search(
+          "/".join(str(getattr(k, "key", k)) for k in path)), params)
 
 
 def clean_gradients(grads):
@@ -129,9 +144,10 @@ def make_phase_steps(
   def apply_d(d_params, img, c):
     return D.apply({"params": d_params}, img, c)
 
-  def optimizer_step(tx, grads, opt_state, params, prefix):
+  def optimizer_step(tx, grads, opt_state, params, prefix, phase):
     grads = clean_gradients(grads)
-    updates, opt_state = tx.update(grads, opt_state, params)
+    updates, opt_state = tx.update(grads, opt_state, params,
+                                   active=active_params(params, phase))
     params = optax.apply_updates(params, updates)
     norms = {f"norm/{prefix}_grad": optax.tree_utils.tree_norm(grads),
              f"norm/{prefix}_update": optax.tree_utils.tree_norm(updates),
@@ -152,7 +168,8 @@ def make_phase_steps(
     grads, (metrics, buffers) = jax.grad(loss_fn, has_aux=True)(
         state.g_params)
     params, opt_state, norms = optimizer_step(
-        g_tx, grads, state.g_opt_state, state.g_params, "G")
+        g_tx, grads, state.g_opt_state, state.g_params, "G",
+        "g_main")
     state = state.replace(g_params=params, g_opt_state=opt_state,
                           g_buffers=buffers)
     return state, {**metrics, **norms}
@@ -177,7 +194,8 @@ def make_phase_steps(
     grads, (metrics, buffers) = jax.grad(loss_fn, has_aux=True)(
         state.g_params)
     params, opt_state, norms = optimizer_step(
-        g_tx, grads, state.g_opt_state, state.g_params, "G_reg")
+        g_tx, grads, state.g_opt_state, state.g_params, "G_reg",
+        "g_reg")
     metrics["reg/pl_lengths"] = jnp.mean(metrics["reg/pl_lengths"])
     state = state.replace(g_params=params, g_opt_state=opt_state,
                           g_buffers=buffers, pl_mean=metrics["reg/pl_mean"])
@@ -198,7 +216,8 @@ def make_phase_steps(
 
     grads, metrics = jax.grad(loss_fn, has_aux=True)(state.d_params)
     params, opt_state, norms = optimizer_step(
-        d_tx, grads, state.d_opt_state, state.d_params, "D")
+        d_tx, grads, state.d_opt_state, state.d_params, "D",
+        "d_main")
     state = state.replace(d_params=params, d_opt_state=opt_state,
                           g_buffers=buffers)
     return state, {**metrics, **norms}
@@ -213,7 +232,8 @@ def make_phase_steps(
 
     grads, metrics = jax.grad(loss_fn, has_aux=True)(state.d_params)
     params, opt_state, norms = optimizer_step(
-        d_tx, grads, state.d_opt_state, state.d_params, "D_reg")
+        d_tx, grads, state.d_opt_state, state.d_params, "D_reg",
+        "d_reg")
     state = state.replace(d_params=params, d_opt_state=opt_state)
     return state, {**metrics, **norms}
 

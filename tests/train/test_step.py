@@ -72,3 +72,20 @@ def test_labels_to_one_hot():
                                 [[0, 0, 1], [1, 0, 0]])
   assert step_lib.labels_to_one_hot(np.array([0, 0]), 0).shape == (2, 0)
 
+
+
+def test_inactive_parameters_keep_their_adam_state():
+  tx = state_lib.create_optimizer(0.01, (0.0, 0.99), 1e-8, 4)
+  params = {"torgb": {"bias": jnp.zeros(2)}, "w": jnp.zeros(2)}
+  opt_state = tx.init(params)
+  g = {"torgb": {"bias": jnp.ones(2)}, "w": jnp.ones(2)}
+  _, opt_state = tx.update(g, opt_state, params)  # Main phase: all active.
+  active = step_lib.active_params(params, "g_reg")
+  assert active == {"torgb": {"bias": False}, "w": True}
+  updates, new_state = tx.update(g, opt_state, params, active=active)
+  np.testing.assert_array_equal(updates["torgb"]["bias"], 0.0)
+  assert int(new_state.count["torgb"]["bias"]) == 1
+  assert int(new_state.count["w"]) == 2
+  np.testing.assert_array_equal(new_state.nu["torgb"]["bias"],
+                                opt_state.nu["torgb"]["bias"])
+  assert float(jnp.abs(updates["w"]).min()) > 0

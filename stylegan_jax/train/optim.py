@@ -1,0 +1,59 @@
+"""Adam with per-parameter step counts, as the official (torch) Adam keeps.
+
+The official loop runs main and regularisation phases through one Adam per
+network. A parameter the phase's loss does not depend on has no gradient
+there, and torch's Adam then leaves it alone: no moment decay, no step
+count. optax's Adam shares one count, so we keep counts per parameter and
+let a phase mark parameters inactive (`active` tree of Python bools).
+"""
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+class AdamState(NamedTuple):
+  count: Any  # int32 scalar per parameter.
+  mu: Any
+  nu: Any
+
+
+def adam(learning_rate: float, b1: float, b2: float,
+         eps: float) -> optax.GradientTransformationExtraArgs:
+  """Adam; `update(grads, state, params, active=tree_of_bools)`.
+
+  Per parameter with t its own count: m = b1 m + (1 - b1) g,
+  v = b2 v + (1 - b2) g^2, update = -lr (m / (1 - b1^t)) /
+  (sqrt(v / (1 - b2^t)) + eps). Inactive parameters get a zero update and
+  keep their state unchanged.
+  """
+
+  def init(params):
+    return AdamState(
+        count=jax.tree.map(lambda p: jnp.zeros((), jnp.int32), params),
+        mu=jax.tree.map(jnp.zeros_like, params),
+        nu=jax.tree.map(jnp.zeros_like, params))
+
+  def update(grads, state, params=None, *, active=None, **extra_args):
+    del params, extra_args
+    if active is None:
+      active = jax.tree.map(lambda _: True, grads)
+
+    def one(g, count, m, v, is_active):
+      if not is_active:
+        return jnp.zeros_like(g), count, m, v
+      count = count + 1
+      m = b1 * m + (1 - b1) * g
+      v = b2 * v + (1 - b2) * jnp.square(g)
+      t = count.astype(g.dtype)
+      m_hat = m / (1 - b1**t)
+      v_hat = v / (1 - b2**t)
+      return -learning_rate * m_hat / (jnp.sqrt(v_hat) + eps), count, m, v
+
+    out = jax.tree.map(one, grads, state.count, state.mu, state.nu, active)
+    pick = lambda i: jax.tree.map(lambda _, o: o[i], grads, out)  # pylint: disable=unnecessary-lambda-assignment
+    return pick(0), AdamState(count=pick(1), mu=pick(2), nu=pick(3))
+
+  return optax.GradientTransformationExtraArgs(init, update)
