@@ -81,6 +81,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.train.checkpoint_kimg = 200.0
   config.train.keep_checkpoints = 3
   config.train.grid_size = 8  # Grid of grid_size x grid_size samples.
+  # SWD (ProGAN's multi-scale sliced Wasserstein distance) at each snapshot
+  # on this many generated and real images; 0 turns it off.
+  config.train.metric_num_images = 1024
   config.train.matmul_precision = "highest"  # As the official (no TF32).
 
   config.mesh = ml_collections.ConfigDict()

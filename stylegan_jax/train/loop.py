@@ -31,6 +31,7 @@ from stylegan_jax import checkpoint
 from stylegan_jax import images
 from stylegan_jax import sharding
 from stylegan_jax.data import pipeline
+from stylegan_jax.metrics import swd
 from stylegan_jax.train import state as state_lib
 from stylegan_jax.train import step as step_lib
 from stylegan_jax.train.builders import create_networks
@@ -114,6 +115,45 @@ def _sample_grid_fn(G, config, class_names, mesh):
       np.asarray(sample(state.ema_params, state.ema_buffers)), cols)
 
 
+def _swd_fn(G, config, class_probs, data_cfg, mesh):
+  """SWD between G_ema's images and a fixed set of reals, or None if off.
+
+  Every process generates (the jitted generator spans all devices); process
+  0 reads its own shard's reals and computes the distance.
+  """
+  n = config.train.metric_num_images
+  if n <= 0:
+    return None
+  chunk = config.train.batch_size
+  n = -(-n // chunk) * chunk
+  reals = None
+  if jax.process_index() == 0:
+    it = pipeline.create_input_iterator(data_cfg, batch_size=chunk)
+    reals = np.concatenate([next(it)["image"] for _ in range(n // chunk)])
+  rng = np.random.RandomState(config.train.seed + 2)
+  z = rng.randn(n // chunk, chunk, G.z_dim).astype(np.float32)
+  labels = (rng.choice(len(class_probs), size=n, p=class_probs) if G.c_dim
+            else np.zeros(n, np.int32))
+  c = step_lib.labels_to_one_hot(labels, G.c_dim).reshape(n // chunk, chunk,
+                                                          G.c_dim)
+
+  @functools.partial(jax.jit, out_shardings=sharding.replicated(mesh))
+  def generate(params, buffers):
+    return jax.lax.map(
+        lambda zc: G.apply({"params": params, "buffers": buffers}, *zc,
+                           noise_mode="const"), (z, c))
+
+  def compute(state):
+    fakes = generate(state.ema_params, state.ema_buffers)
+    if reals is None:
+      return {}
+    fakes = np.asarray(fakes).reshape(reals.shape)
+    result = swd.swd(fakes, reals, jax.random.key(config.train.seed + 3))
+    return {f"metric/{k}": v for k, v in result.items()}
+
+  return compute
+
+
 def _is_finite(tree) -> bool:
   return all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(tree))
 
@@ -178,6 +218,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   writer = metric_writers.create_default_writer(
       str(workdir / "logs"), just_logging=not is_chief)
   sample_grid = _sample_grid_fn(G, config, class_names, mesh)
+  compute_swd = _swd_fn(G, config, class_probs, data_cfg, mesh)
   # What tools need to rebuild the networks from a checkpoint alone.
   checkpoint_json = {"config": json.loads(config.to_json_best_effort()),
                      "c_dim": G.c_dim, "class_names": list(class_names)}
@@ -191,14 +232,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     logging.info("saved checkpoint %d (%s)", int(state.step), reason)
     return int(state.step)
 
-  def write_grid(state):
+  def snapshot(state):
+    """Sample grid (PNG and TensorBoard) and, when on, SWD."""
     grid = sample_grid(state)
+    scores = compute_swd(state) if compute_swd else {}
     if is_chief:
       kimg = int(state.nimg) // 1000
       path = images.save_png(grid, workdir / "samples" /
                              f"fakes{kimg:06d}.png")
       writer.write_images(int(state.nimg), {"samples": grid[None]})
       logging.info("sample grid: %s", path)
+      if scores:
+        writer.write_scalars(int(state.nimg), scores)
 
   total_nimg = int(config.train.total_kimg * 1000)
   batch_size = config.train.batch_size
@@ -217,7 +262,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   tick_time, tick_nimg = time.time(), int(state.nimg)
   try:
     if step == 0:
-      write_grid(state)
+      snapshot(state)
     while int(state.nimg) < total_nimg:
       host_batch = next(data)
       batch = sharding.global_batch({
@@ -258,7 +303,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         tick_time, tick_nimg = now, nimg
 
       if step % snapshot_every == 0:
-        write_grid(state)
+        snapshot(state)
       if step % ckpt_every == 0:
         last_checkpoint = save_checkpoint(state, "periodic")
       if stop.received:
@@ -268,7 +313,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
     if last_checkpoint != step:
       last_checkpoint = save_checkpoint(state, "end of training")
-    write_grid(state)
+    snapshot(state)
   finally:
     stop.restore()
     writer.flush()

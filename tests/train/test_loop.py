@@ -39,6 +39,7 @@ def tiny_config(steps: int, num_devices: int = -1):
   c.train.snapshot_kimg = 1000.0
   c.train.checkpoint_kimg = 1000.0
   c.train.grid_size = 2
+  c.train.metric_num_images = 16
   c.mesh.num_devices = num_devices
   return c
 
@@ -75,6 +76,18 @@ def test_training_runs_and_writes_outputs(six_steps):
   assert sorted(p.name for p in (workdir / "samples").iterdir()) == [
       "fakes000000.png"]
   assert list((workdir / "logs").glob("events.out.tfevents.*"))
+  # SWD was computed at the snapshots (start and end) and logged.
+  assert "metric/swd/avg" in _logged_scalars(workdir)
+
+
+def _logged_scalars(workdir):
+  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
+  tags = set()
+  for f in (workdir / "logs").glob("events.out.tfevents.*"):
+    acc = event_accumulator.EventAccumulator(str(f))
+    acc.Reload()
+    tags |= set(acc.Tags()["tensors"]) | set(acc.Tags()["scalars"])
+  return tags
 
 
 def test_resume_is_bit_identical(six_steps, tmp_path):
