@@ -1,0 +1,531 @@
+r"""The metrics command line: SWD of a model, PSNR/SSIM/MS-SSIM of image pairs.
+
+  python -m stylegan_jax.metrics --metrics swd --model workdirs/demo \
+      --data embedded --num_images 1024 --json_out swd.json
+  python -m stylegan_jax.metrics --metrics psnr,ssim,ms_ssim \
+      --data targets/ --data2 projections/
+
+This module owns what the command does, also callable as `evaluate(...)`:
+
+* ``swd``: the distribution distance (`metrics.swd.swd`) between N images
+  generated from seeds seed..seed+N-1 (with ``class_label``, or for a
+  conditional model without one, classes cycling 0, 1, ..., c_dim - 1) and
+  N real images. Real images come from ``data``: ``embedded`` (the
+  package's embedded dataset, its seed 0, at the model's resolution) or an
+  image folder, read recursively (jpg/jpeg/png/bmp/webp), shuffled with
+  ``seed`` and taken from the front; each image is centre-cropped to a
+  square and Lanczos-resized to the model's resolution. Unreadable files are
+  skipped and counted. If the folder has fewer than N readable images, all
+  are used and N shrinks to match (SWD needs sets of one size).
+* ``psnr``, ``ssim``, ``ms_ssim``: paired measures, so they need two
+  folders, ``data`` and ``data2``, whose images are paired by relative
+  path (e.g. projection targets and their results). The means over the
+  pairs are reported. Pairs are compared at the model's resolution when a
+  model is given, otherwise at their own size (when the two sizes differ,
+  both are centre-cropped and resized to the smaller side).
+
+The record `evaluate` returns (and ``--json_out`` writes) holds the metric
+values under ``metrics``, the sources, ``counts``, ``notes`` (skipped files,
+short folders), the date, the devices and the JAX version. Non-finite values
+(PSNR of identical images is +inf) are written to JSON as the strings
+"inf", "-inf" or "nan", so the file stays strict JSON.
+
+Uses PIL for image files and never imports TensorFlow.
+"""
+
+from collections.abc import Callable, Sequence
+import concurrent.futures
+import datetime
+import json
+import math
+import os
+import pathlib
+from typing import Any
+
+from absl import app
+from absl import flags
+import jax
+import numpy as np
+from PIL import Image
+from PIL import ImageOps
+
+from stylegan_jax import cli_utils
+from stylegan_jax import models
+from stylegan_jax.data import embedded
+from stylegan_jax.metrics import image_quality
+from stylegan_jax.metrics import swd as swd_lib
+
+METRICS = ("swd", "psnr", "ssim", "ms_ssim")
+PAIRED = ("psnr", "ssim", "ms_ssim")
+EMBEDDED = "embedded"
+EMBEDDED_SEED = 0
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+# Unreadable files named in a note (the count is always complete).
+_NUM_NAMED = 5
+# Image pairs scored per jitted call.
+_PAIR_BATCH = 32
+# What PIL raises for corrupt, truncated or unsupported files.
+_READ_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+_SHARED = {"allow_override": True}
+_METRICS = flags.DEFINE_list(
+    "metrics", ["swd"], f"Comma-separated metrics from {', '.join(METRICS)}.")
+_DATA = flags.DEFINE_string(
+    "data", None, "Real images: an image folder, or 'embedded' (the "
+    "package's dataset). For paired metrics, the first folder of pairs.")
+_DATA2 = flags.DEFINE_string(
+    "data2", None, "Second folder for paired metrics (psnr, ssim, ms_ssim), "
+    "with the same file names as --data.")
+_NUM_IMAGES = flags.DEFINE_integer(
+    "num_images", 1024, "Generated and real images for swd.")
+# project and sample define --seed too, with the same meaning and default.
+_SEED = flags.DEFINE_integer(
+    "seed", 0, "First generator seed; also seeds the folder shuffle and SWD.",
+    **_SHARED)
+_JSON_OUT = flags.DEFINE_string(
+    "json_out", None, "Also write the results as JSON to this path.")
+_SWD_DIRECTIONS = flags.DEFINE_integer(
+    "swd_directions", 512, "SWD random directions per repeat (4 repeats).")
+
+for _name in ("model", "truncation_psi", "truncation_cutoff", "class",
+              "noise_mode", "batch_size"):
+  flags.declare_key_flag(_name)
+
+
+# ------------------------------------------------------------ image folders --
+
+
+def find_images(root: str | os.PathLike) -> list[str]:
+  """Image files under `root`, as sorted POSIX paths relative to it.
+
+  Hidden files and folders are skipped.
+
+  Raises:
+    FileNotFoundError: `root` is not a folder.
+  """
+  root = pathlib.Path(root)
+  if not root.is_dir():
+    raise FileNotFoundError(f"{root} is not a folder of images (or "
+                            f"'{EMBEDDED}')")
+  found = []
+  for dirpath, dirnames, filenames in os.walk(root):
+    dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+    for name in filenames:
+      if not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS):
+        found.append((pathlib.Path(dirpath) / name).relative_to(root))
+  return sorted(p.as_posix() for p in found)
+
+
+def read_image(path: str | os.PathLike, resolution: int | None = None,
+               channels: int = 3) -> np.ndarray:
+  """Reads an image file, optionally centre-cropped and resized.
+
+  Transparency is composited on white; EXIF orientation is applied.
+
+  Args:
+    path: the image file.
+    resolution: if given, centre-crop to a square and Lanczos-resize to
+      resolution x resolution.
+    channels: 3 (RGB) or 1 (luminance).
+
+  Returns:
+    uint8 [H, W, channels].
+
+  Raises:
+    OSError, ValueError, ...: whatever PIL raises for a corrupt file.
+  """
+  with Image.open(path) as img:
+    img.load()  # Decode now, so truncated files raise here.
+    img = ImageOps.exif_transpose(img)
+    img = _to_8bit(img).convert("RGB" if channels == 3 else "L")
+    if resolution is not None:
+      img = _square(img, resolution)
+    array = np.asarray(img, np.uint8)
+  return array.reshape(array.shape[0], array.shape[1], channels)
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+  """16-bit and float images scaled to 8 bits; alpha composited on white."""
+  mode = img.mode
+  if mode.startswith("I") or mode == "F":
+    arr = np.nan_to_num(np.asarray(img, np.float64))
+    if mode == "F":
+      scale = 255.0 if arr.size and arr.max() <= 1.0 else 1.0
+    elif mode.startswith("I;16") or (arr.size and arr.max() > 255):
+      scale = 255.0 / 65535.0
+    else:
+      scale = 1.0
+    arr = np.clip(np.rint(arr * scale), 0, 255).astype(np.uint8)
+    return Image.fromarray(arr, "L")
+  if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+      mode == "P" and "transparency" in img.info):
+    rgba = img.convert("RGBA")
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(white, rgba)
+  return img
+
+
+def _square(img: Image.Image, resolution: int) -> Image.Image:
+  """Centre crop to a square, then Lanczos resize to `resolution`."""
+  w, h = img.size
+  side = min(w, h)
+  left, top = (w - side) // 2, (h - side) // 2
+  img = img.crop((left, top, left + side, top + side))
+  if side != resolution:
+    img = img.resize((resolution, resolution), Image.Resampling.LANCZOS)
+  return img
+
+
+def _read_many(paths: Sequence[pathlib.Path], resolution: int | None,
+               channels: int) -> list[np.ndarray | None]:
+  """Reads files on a thread pool (PIL releases the GIL); None if corrupt."""
+
+  def one(path):
+    try:
+      return read_image(path, resolution, channels)
+    except _READ_ERRORS:
+      return None
+
+  workers = min(16, os.cpu_count() or 1, max(1, len(paths)))
+  with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+    return list(pool.map(one, paths))
+
+
+def _skipped_note(skipped: Sequence[str], root: str) -> str:
+  names = ", ".join(skipped[:_NUM_NAMED])
+  more = f" and {len(skipped) - _NUM_NAMED} more" if len(
+      skipped) > _NUM_NAMED else ""
+  files = "file" if len(skipped) == 1 else "files"
+  return f"skipped {len(skipped)} unreadable {files} in {root}: {names}{more}"
+
+
+def read_folder(root: str | os.PathLike, num_images: int, resolution: int,
+                *, seed: int = 0,
+                channels: int = 3) -> tuple[np.ndarray, dict[str, Any]]:
+  """The first `num_images` readable images of a folder after a shuffle.
+
+  Args:
+    root: the folder (searched recursively).
+    num_images: how many images are wanted.
+    resolution: output side; images are centre-cropped and resized.
+    seed: seeds the shuffle (`np.random.RandomState(seed).permutation`).
+    channels: 3 or 1.
+
+  Returns:
+    (uint8 [M, resolution, resolution, channels] with M <= num_images,
+    info: 'found' (image files in the folder), 'skipped' (relative paths of
+    the unreadable files met on the way)).
+
+  Raises:
+    FileNotFoundError: no folder, or no readable image in it.
+  """
+  root = pathlib.Path(root)
+  names = find_images(root)
+  if not names:
+    raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in "
+                            f"{root}")
+  order = np.random.RandomState(seed).permutation(len(names))
+  out, skipped, pos = [], [], 0
+  while len(out) < num_images and pos < len(order):
+    take = [names[i] for i in order[pos:pos + num_images - len(out)]]
+    pos += len(take)
+    for name, image in zip(take, _read_many([root / n for n in take],
+                                            resolution, channels)):
+      if image is None:
+        skipped.append(name)
+      else:
+        out.append(image)
+  if not out:
+    raise FileNotFoundError(f"none of the {len(names)} image files in {root} "
+                            "could be read")
+  return np.stack(out), {"found": len(names), "skipped": skipped}
+
+
+def _to_channels(images: np.ndarray, channels: int) -> np.ndarray:
+  """uint8 RGB [N, H, W, 3] -> [N, H, W, channels] (PIL's 'L' weights)."""
+  if channels == 3:
+    return images
+  luma = images.astype(np.float32) @ np.array([0.299, 0.587, 0.114],
+                                               np.float32)  # [N, H, W]
+  return np.clip(np.rint(luma), 0, 255).astype(np.uint8)[..., None]
+
+
+def _to_float(images: np.ndarray) -> np.ndarray:
+  """uint8 -> float32 in [-1, 1]."""
+  return images.astype(np.float32) / 127.5 - 1.0
+
+
+# --------------------------------------------------------------------- swd --
+
+
+def generate_for_metrics(model: models.Model, num_images: int, *, seed: int,
+                         truncation_psi: float = 1.0,
+                         truncation_cutoff: int | None = None,
+                         class_label: str | int | None = None,
+                         noise_mode: str = "const",
+                         batch_size: int = 32) -> np.ndarray:
+  """Images for seeds seed..seed+num_images-1, as the generate tool makes.
+
+  A conditional model without `class_label` cycles through its classes
+  (image i has class i % c_dim), so every class is represented.
+
+  Returns:
+    uint8 [num_images, H, W, C].
+  """
+  seeds = list(range(seed, seed + num_images))
+  if seeds[-1] > cli_utils.MAX_SEED:
+    raise ValueError(f"seeds {seed}..{seeds[-1]} exceed {cli_utils.MAX_SEED}")
+  z = cli_utils.z_from_seeds(seeds, model.G.z_dim)
+  if model.G.c_dim and class_label is None:
+    c = np.eye(model.G.c_dim, dtype=np.float32)[
+        np.arange(num_images) % model.G.c_dim]
+  else:
+    c = cli_utils.labels(model, class_label, num_images)
+  ws = cli_utils.map_z(model, z, c, truncation_psi, truncation_cutoff,
+                       batch_size)
+  return cli_utils.synthesize(model, ws, noise_mode, seeds, batch_size)
+
+
+def _swd(model, data, *, num_images, seed, gen_kwargs, swd_kwargs,
+         notes) -> tuple[dict[str, float], dict[str, int]]:
+  res, channels = model.G.img_resolution, model.G.img_channels
+  if data == EMBEDDED:
+    real, _ = embedded.make_dataset(num_images, res, EMBEDDED_SEED)
+    real = _to_channels(real, channels)
+  else:
+    real, info = read_folder(data, num_images, res, seed=seed,
+                             channels=channels)
+    if info["skipped"]:
+      notes.append(_skipped_note(info["skipped"], data))
+    if len(real) < num_images:
+      notes.append(f"only {len(real)} readable images in {data} (asked for "
+                   f"{num_images}): swd uses {len(real)} real and "
+                   f"{len(real)} generated images")
+  fake = generate_for_metrics(model, len(real), seed=seed, **gen_kwargs)
+  values = swd_lib.swd(_to_float(fake), _to_float(real),
+                       jax.random.key(seed), **swd_kwargs)
+  return values, {"swd/generated": len(fake), "swd/real": len(real)}
+
+
+# ------------------------------------------------------------------ paired --
+
+
+def _paired(metrics, data, data2, resolution,
+            notes) -> tuple[dict[str, float], dict[str, int]]:
+  names1, names2 = find_images(data), find_images(data2)
+  common = sorted(set(names1) & set(names2))
+  only1, only2 = len(names1) - len(common), len(names2) - len(common)
+  if only1 or only2:
+    notes.append(f"{only1} images only in {data} and {only2} only in {data2} "
+                 "have no pair and are ignored")
+  if not common:
+    raise FileNotFoundError(f"no image in {data} has a file of the same name "
+                            f"in {data2}")
+  fns = {"psnr": image_quality.psnr, "ssim": image_quality.ssim,
+         "ms_ssim": image_quality.ms_ssim}
+  sums = {m: 0.0 for m in metrics}
+  skipped, count = [], 0
+  for start in range(0, len(common), _PAIR_BATCH):
+    chunk = common[start:start + _PAIR_BATCH]
+    a_list = _read_many([pathlib.Path(data) / n for n in chunk], resolution, 3)
+    b_list = _read_many([pathlib.Path(data2) / n for n in chunk], resolution,
+                        3)
+    groups: dict[tuple[int, ...], list[tuple[np.ndarray, np.ndarray]]] = {}
+    for name, a, b in zip(chunk, a_list, b_list):
+      if a is None or b is None:
+        skipped.append(name)
+        continue
+      if a.shape != b.shape:
+        side = min(a.shape[:2] + b.shape[:2])
+        a, b = (np.asarray(_square(Image.fromarray(x), side))
+                for x in (a, b))
+      groups.setdefault(a.shape, []).append((a, b))
+    for pairs in groups.values():
+      a = _to_float(np.stack([p[0] for p in pairs]))  # [n, H, W, 3]
+      b = _to_float(np.stack([p[1] for p in pairs]))
+      for m in metrics:
+        sums[m] += float(np.sum(np.asarray(fns[m](a, b), np.float64)))
+      count += len(pairs)
+  if skipped:
+    notes.append(_skipped_note(skipped, f"{data} or {data2}") +
+                 " (their pairs are ignored)")
+  if not count:
+    raise FileNotFoundError(f"no readable image pair in {data} and {data2}")
+  return ({m: sums[m] / count for m in metrics},
+          {"pairs": count, "pairs/skipped": len(skipped),
+           "pairs/unmatched": only1 + only2})
+
+
+# ---------------------------------------------------------------- evaluate --
+
+
+def _check(metrics, model, data, data2) -> None:
+  unknown = [m for m in metrics if m not in METRICS]
+  if unknown or not metrics:
+    raise ValueError(f"unknown metrics {unknown}: choose from "
+                     f"{', '.join(METRICS)}")
+  if not data:
+    raise ValueError(f"--data is required: an image folder or '{EMBEDDED}'")
+  paired = [m for m in metrics if m in PAIRED]
+  if "swd" in metrics and model is None:
+    raise ValueError("swd compares generated with real images: pass --model "
+                     "(a training workdir[@step], an exported .npz or an "
+                     "official .pkl)")
+  if paired and not data2:
+    raise ValueError(
+        f"{', '.join(paired)} {'needs' if len(paired) == 1 else 'need'} "
+        "paired images (e.g. projection targets and their results), not a "
+        "model's random samples: pass two folders with the same file names, "
+        "--data TARGETS --data2 RESULTS")
+  if paired and EMBEDDED in (data, data2):
+    raise ValueError(f"{', '.join(paired)} compare two image folders; "
+                     f"'{EMBEDDED}' has no pairs")
+  if data2 and not paired:
+    raise ValueError("--data2 is only used by the paired metrics "
+                     f"({', '.join(PAIRED)})")
+
+
+def evaluate(metrics: Sequence[str], *,
+             model: models.Model | str | os.PathLike | None = None,
+             data: str | os.PathLike | None = None,
+             data2: str | os.PathLike | None = None,
+             num_images: int = 1024, seed: int = 0,
+             truncation_psi: float = 1.0,
+             class_label: str | int | None = None,
+             truncation_cutoff: int | None = None,
+             noise_mode: str = "const", batch_size: int = 32,
+             swd_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+  """Computes the requested metrics (see the module docstring).
+
+  Args:
+    metrics: names from `METRICS`.
+    model: a loaded `models.Model` or a model spec; needed by swd.
+    data: an image folder or 'embedded' (swd's real images; the first
+      folder of the pairs).
+    data2: the second folder of the pairs (paired metrics only).
+    num_images: generated and real images for swd.
+    seed: first generator seed; also seeds the folder shuffle and SWD's key.
+    truncation_psi: generator truncation (1: none).
+    class_label: class name or index; None cycles through a conditional
+      model's classes.
+    truncation_cutoff: truncate only the first this many ws (None: all).
+    noise_mode: the generator's 'const', 'random' or 'none' noise.
+    batch_size: images per generator call.
+    swd_kwargs: extra keyword arguments for `metrics.swd.swd` (e.g.
+      num_directions, num_repeats, descriptors_per_image).
+
+  Returns:
+    The record: 'metrics' {name: value} (swd/<res>..., swd/avg, psnr, ssim,
+    ms_ssim), 'model', 'data', 'data2', 'num_images', 'seed',
+    'truncation_psi', 'class', 'counts', 'notes' (list of str), 'date',
+    'device', 'jax_version'.
+
+  Raises:
+    ValueError / FileNotFoundError: bad arguments or sources, with a message
+      saying what to pass.
+  """
+  metrics = list(dict.fromkeys(m.strip() for m in metrics if m.strip()))
+  data = None if data is None else str(data)
+  data2 = None if data2 is None else str(data2)
+  _check(metrics, model, data, data2)
+  if num_images < 1:
+    raise ValueError(f"num_images must be >= 1, got {num_images}")
+  if model is not None and not isinstance(model, models.Model):
+    model = cli_utils.load(str(model))
+  values: dict[str, float] = {}
+  counts: dict[str, int] = {}
+  notes: list[str] = []
+  if "swd" in metrics:
+    gen_kwargs = dict(truncation_psi=truncation_psi,
+                      truncation_cutoff=truncation_cutoff,
+                      class_label=class_label, noise_mode=noise_mode,
+                      batch_size=batch_size)
+    v, c = _swd(model, data, num_images=num_images, seed=seed,
+                gen_kwargs=gen_kwargs, swd_kwargs=dict(swd_kwargs or {}),
+                notes=notes)
+    values.update(v)
+    counts.update(c)
+  paired = [m for m in metrics if m in PAIRED]
+  if paired:
+    res = model.G.img_resolution if model is not None else None
+    v, c = _paired(paired, data, data2, res, notes)
+    values.update(v)
+    counts.update(c)
+  devices = jax.devices()
+  return {
+      "metrics": values,
+      "model": model.source if model is not None else None,
+      "data": data,
+      "data2": data2,
+      "num_images": num_images,
+      "seed": seed,
+      "truncation_psi": truncation_psi,
+      "class": class_label,
+      "counts": counts,
+      "notes": notes,
+      "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
+          timespec="seconds"),
+      "device": f"{len(devices)} x {devices[0].device_kind} "
+                f"({devices[0].platform})",
+      "jax_version": jax.__version__,
+  }
+
+
+def _json_safe(x):
+  """Non-finite floats -> 'inf' / '-inf' / 'nan' (strict JSON)."""
+  if isinstance(x, dict):
+    return {k: _json_safe(v) for k, v in x.items()}
+  if isinstance(x, (list, tuple)):
+    return [_json_safe(v) for v in x]
+  if isinstance(x, float) and not math.isfinite(x):
+    return str(x)
+  return x
+
+
+def write_json(record: dict[str, Any], path: str | os.PathLike) -> pathlib.Path:
+  """Writes an `evaluate` record as strict JSON; returns the path."""
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  path.write_text(json.dumps(_json_safe(record), indent=2, allow_nan=False)
+                  + "\n")
+  return path
+
+
+def format_lines(record: dict[str, Any]) -> list[str]:
+  """One 'name value' line per metric (e.g. 'swd/avg 12.3456')."""
+  return [f"{name} {value:.4f}" for name, value in record["metrics"].items()]
+
+
+def run(print_fn: Callable[[str], None] = print) -> dict[str, Any]:
+  """Runs the command for the parsed flags; prints and returns the record.
+
+  Raises:
+    app.UsageError: bad flags or sources, with what to pass instead.
+  """
+  try:
+    record = evaluate(
+        _METRICS.value, model=cli_utils.MODEL.value or None,
+        data=_DATA.value, data2=_DATA2.value,
+        num_images=_NUM_IMAGES.value, seed=_SEED.value,
+        truncation_psi=cli_utils.TRUNCATION_PSI.value,
+        class_label=cli_utils.CLASS.value,
+        truncation_cutoff=cli_utils.TRUNCATION_CUTOFF.value,
+        noise_mode=cli_utils.NOISE_MODE.value,
+        batch_size=cli_utils.BATCH_SIZE.value,
+        swd_kwargs={"num_directions": _SWD_DIRECTIONS.value})
+  except (ValueError, FileNotFoundError) as e:
+    raise app.UsageError(str(e)) from e
+  for note in record["notes"]:
+    print_fn(f"note: {note}")
+  for line in format_lines(record):
+    print_fn(line)
+  if _JSON_OUT.value:
+    path = write_json(record, _JSON_OUT.value)
+    print_fn(f"wrote {path.resolve()}")
+  return record
+
+
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  run()
