@@ -30,6 +30,9 @@ _SHARED = {"allow_override": True}
 MODEL = flags.DEFINE_string(
     "model", None, "Model spec: a training workdir[@step], an exported .npz "
     "or an official .pkl.", **_SHARED)
+NETWORK = flags.DEFINE_enum(
+    "network", "G_ema", models.NETWORKS,
+    "Which generator of a workdir or pickle: G_ema or G.", **_SHARED)
 SEEDS = flags.DEFINE_string("seeds", None, "Seeds, e.g. '0-7,42'.", **_SHARED)
 TRUNCATION_PSI = flags.DEFINE_float(
     "truncation_psi", 1.0, "Truncation psi (1: none, 0: the average image).",
@@ -240,7 +243,7 @@ def load(spec: str | None) -> models.Model:
   if not spec:
     raise ValueError("--model is required: a training workdir[@step], an "
                      "exported .npz or an official .pkl")
-  return models.load_model(spec)
+  return models.load_model(spec, network=NETWORK.value)
 
 
 def outdir(path: str) -> pathlib.Path:

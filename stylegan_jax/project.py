@@ -63,6 +63,7 @@ import numpy as np
 import optax
 from PIL import Image
 
+from stylegan_jax import cli_utils
 from stylegan_jax import images as images_lib
 from stylegan_jax import models
 from stylegan_jax.metrics import image_quality
@@ -432,7 +433,6 @@ def write_outputs(outdir: str | pathlib.Path, result: ProjectionResult,
   return outdir
 
 
-_MODEL = flags.DEFINE_string("model", None, "Model spec (see models.py).")
 _TARGET = flags.DEFINE_string("target", None, "Image to project.")
 _NUM_STEPS = flags.DEFINE_integer("num_steps", 1000, "Optimisation steps.")
 _W_PLUS = flags.DEFINE_bool("w_plus", False,
@@ -443,27 +443,24 @@ _VGG16 = flags.DEFINE_string(
     "vgg16", None, "VGG16 weights .npz (layout in stylegan_jax/vgg16.py) for "
     "a feature loss; default: pixel + MS-SSIM loss.")
 _SEED = flags.DEFINE_integer("seed", 0, "Random seed.")
-_OUTDIR = flags.DEFINE_string("outdir", "out", "Output folder.")
 _PROGRESS_EVERY = flags.DEFINE_integer(
     "progress_every", 10, "Steps between progress.gif frames.")
-_CLASS = flags.DEFINE_string("class", None,
-                             "Class name or index (conditional models).")
 
 
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  if not _MODEL.value or not _TARGET.value:
+  if not cli_utils.MODEL.value or not _TARGET.value:
     raise app.UsageError("--model and --target are required")
-  model = models.load_model(_MODEL.value)
+  model = cli_utils.load(cli_utils.MODEL.value)
   G = model.G
   target = load_target(_TARGET.value, G.img_resolution, G.img_channels)
   loss: str | FeatureFn = "pixel_msssim"
   if _VGG16.value:
     from stylegan_jax import vgg16  # pylint: disable=g-import-not-at-top
     loss = functools.partial(vgg16.features, vgg16.load_vgg16(_VGG16.value))
-  class_index = (model.class_index(_CLASS.value)
-                 if _CLASS.value is not None else None)
+  class_index = (model.class_index(cli_utils.CLASS.value)
+                 if cli_utils.CLASS.value is not None else None)
   print(f"projecting {_TARGET.value} into {model.source} "
         f"({G.img_resolution}px, {'W+' if _W_PLUS.value else 'W'}, "
         f"noise {'on' if _OPTIMIZE_NOISE.value else 'off'}, loss "
@@ -474,7 +471,7 @@ def main(argv: Sequence[str]) -> None:
                    optimize_noise=_OPTIMIZE_NOISE.value, loss=loss,
                    seed=_SEED.value, progress_every=_PROGRESS_EVERY.value,
                    class_index=class_index, verbose=True)
-  outdir = write_outputs(_OUTDIR.value, result, target)
+  outdir = write_outputs(cli_utils.OUTDIR.value, result, target)
   print(f"PSNR {result.psnr:.2f} dB, SSIM {result.ssim:.4f} "
         f"({time.time() - start:.1f}s); wrote {outdir}/projected_w.npz, "
         "proj.png, target.png, progress.gif")
