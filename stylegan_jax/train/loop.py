@@ -181,7 +181,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       data_cfg, batch_size=per_process_batch,
       process_index=jax.process_index(), process_count=jax.process_count())
   class_names = probe.class_names if config.data.conditional else ()
-  label_counts = getattr(probe, "label_counts", None)
   G, D = create_networks(config, len(class_names))
   g_tx, d_tx = create_optimizers(config)
   abstract, shardings, init = create_state(config, G, D, g_tx, d_tx, mesh)
@@ -207,9 +206,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       data_cfg, batch_size=per_process_batch,
       process_index=jax.process_index(), process_count=jax.process_count(),
       start_position=step)
-  if label_counts is None:
-    label_counts = np.ones(max(len(class_names), 1))
-  class_probs = np.asarray(label_counts, np.float64)[:len(class_names)]
+  class_probs = (np.asarray(probe.label_counts, np.float64) if class_names
+                 else np.zeros(0))
   class_probs = class_probs / max(class_probs.sum(), 1)
   scfg = step_config(config)
   steps = compile_steps(G, D, g_tx, d_tx, scfg, class_probs, shardings,
@@ -259,11 +257,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       every_steps=log_every)
   stop = _StopSignal()
   pending: list[dict[str, Any]] = []
-  tick_time, tick_nimg = time.time(), int(state.nimg)
+  nimg = int(state.nimg)  # Host copies of the counters: no device syncs.
+  tick_time, tick_nimg = time.time(), nimg
   try:
     if step == 0:
       snapshot(state)
-    while int(state.nimg) < total_nimg:
+    while nimg < total_nimg:
       host_batch = next(data)
       batch = sharding.global_batch({
           "image": host_batch["image"],
@@ -275,10 +274,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         metrics.update(phase_metrics)
       state = steps["ema"](state)
       step += 1
+      nimg += batch_size
       pending.append(metrics)
       report(step)
 
-      if step % log_every == 0 or int(state.nimg) >= total_nimg:
+      if step % log_every == 0 or nimg >= total_nimg:
         host = jax.device_get(pending)
         pending = []
         summary = {}
@@ -290,7 +290,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
           raise NonFiniteLossError(
               f"non-finite {bad} at step {step}; the last good checkpoint "
               f"is {last_checkpoint} in {manager.directory}")
-        now, nimg = time.time(), int(state.nimg)
+        now = time.time()
         seconds = max(now - tick_time, 1e-9)
         summary["progress/kimg"] = nimg / 1000
         summary["timing/sec_per_kimg"] = seconds / max(
@@ -313,7 +313,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
     if last_checkpoint != step:
       last_checkpoint = save_checkpoint(state, "end of training")
-    snapshot(state)
+    if step % snapshot_every:
+      snapshot(state)
   finally:
     stop.restore()
     writer.flush()

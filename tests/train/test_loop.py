@@ -129,3 +129,12 @@ def test_corrupt_latest_checkpoint_falls_back(six_steps, tmp_path):
   assert int(resumed.step) == 6
   assert (tmp_path / "checkpoints" / "6").is_dir()
   assert len(list((tmp_path / "checkpoints_unreadable").iterdir())) == 1
+
+
+def test_unconditional_training(tmp_path):
+  config = tiny_config(2)
+  config.data.conditional = False
+  state = loop.train_and_evaluate(config, str(tmp_path))
+  assert int(state.step) == 2
+  assert "embed" not in state.g_params["mapping"]
+  assert all(np.all(np.isfinite(x)) for x in leaves(state.g_params))
