@@ -222,20 +222,17 @@ def synthesize(model: models.Model, ws: np.ndarray, noise_mode: str = "const",
   return images.to_uint8(_run_batched(fn, [ws, seeds], len(ws), batch_size))
 
 
-def tile(array: np.ndarray, cols: int) -> np.ndarray:
-  """uint8 [N, H, W, C] -> one [rows * H, cols * W, C] grid (black padding)."""
-  n, h, w, ch = array.shape
-  rows = -(-n // cols)
-  pad = rows * cols - n
-  if pad:
-    array = np.concatenate([array, np.zeros((pad, h, w, ch), array.dtype)])
-  array = array.reshape(rows, cols, h, w, ch).transpose(0, 2, 1, 3, 4)
-  return array.reshape(rows * h, cols * w, ch)
-
-
 def grid_cols(n: int) -> int:
   """A near-square column count for n images."""
   return max(1, math.ceil(math.sqrt(n)))
+
+
+def generation_kwargs() -> dict[str, object]:
+  """The shared generation flags, as keyword arguments of the tools."""
+  return dict(truncation_psi=TRUNCATION_PSI.value,
+              truncation_cutoff=TRUNCATION_CUTOFF.value,
+              class_label=CLASS.value, noise_mode=NOISE_MODE.value,
+              batch_size=BATCH_SIZE.value)
 
 
 def load(spec: str | None) -> models.Model:

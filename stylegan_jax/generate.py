@@ -59,11 +59,7 @@ def main(argv: Sequence[str]) -> None:
     seeds = cli_utils.parse_range(cli_utils.SEEDS.value, "seeds")
     model = cli_utils.load(cli_utils.MODEL.value)
     array = generate_images(
-        model, seeds, truncation_psi=cli_utils.TRUNCATION_PSI.value,
-        truncation_cutoff=cli_utils.TRUNCATION_CUTOFF.value,
-        class_label=cli_utils.CLASS.value,
-        noise_mode=cli_utils.NOISE_MODE.value,
-        batch_size=cli_utils.BATCH_SIZE.value)
+        model, seeds, **cli_utils.generation_kwargs())
   except (ValueError, FileNotFoundError) as e:
     raise app.UsageError(str(e)) from e
   out = cli_utils.outdir(cli_utils.OUTDIR.value)
@@ -72,7 +68,7 @@ def main(argv: Sequence[str]) -> None:
   print(f"wrote {len(seeds)} images ({array.shape[2]}x{array.shape[1]}) "
         f"from {model.source} to {out.resolve()}/seed*.png")
   if _GRID.value:
-    grid = cli_utils.tile(array, cli_utils.grid_cols(len(array)))
+    grid = images.tile(array, cli_utils.grid_cols(len(array)))
     path = images.save_png(grid, out / "grid.png")
     print(f"wrote {path.resolve()}")
 

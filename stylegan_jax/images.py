@@ -13,8 +13,12 @@ def to_uint8(images) -> np.ndarray:
 
 
 def make_grid(images, cols: int) -> np.ndarray:
-  """Tiles [N, H, W, C] images into one [rows * H, cols * W, C] uint8 array."""
-  x = to_uint8(images)
+  """Tiles [N, H, W, C] images in [-1, 1] into one uint8 grid."""
+  return tile(to_uint8(images), cols)
+
+
+def tile(x: np.ndarray, cols: int) -> np.ndarray:
+  """uint8 [N, H, W, C] -> one [rows * H, cols * W, C] grid (black padding)."""
   n, h, w, ch = x.shape
   rows = -(-n // cols)
   pad = rows * cols - n

@@ -195,11 +195,7 @@ def main(argv: Sequence[str]) -> None:
     frames = interpolation_frames(
         model, seeds, space=_SPACE.value,
         frames_per_seed=_FRAMES_PER_SEED.value, loop=_LOOP.value,
-        truncation_psi=cli_utils.TRUNCATION_PSI.value,
-        truncation_cutoff=cli_utils.TRUNCATION_CUTOFF.value,
-        class_label=cli_utils.CLASS.value,
-        noise_mode=cli_utils.NOISE_MODE.value,
-        batch_size=cli_utils.BATCH_SIZE.value)
+        **cli_utils.generation_kwargs())
   except (ValueError, FileNotFoundError) as e:
     raise app.UsageError(str(e)) from e
   out = cli_utils.outdir(cli_utils.OUTDIR.value)

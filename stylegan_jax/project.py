@@ -64,6 +64,7 @@ import optax
 from PIL import Image
 
 from stylegan_jax import cli_utils
+from stylegan_jax.data import files
 from stylegan_jax import images as images_lib
 from stylegan_jax import models
 from stylegan_jax.metrics import image_quality
@@ -187,14 +188,7 @@ def load_target(path: str | pathlib.Path, resolution: int,
   Returns:
     [resolution, resolution, channels] float32 in [-1, 1].
   """
-  with Image.open(path) as img:
-    img = img.convert("RGB" if channels == 3 else "L")
-  w, h = img.size
-  s = min(w, h)
-  left, top = (w - s) // 2, (h - s) // 2
-  img = img.crop((left, top, left + s, top + s))
-  img = img.resize((resolution, resolution), Image.Resampling.LANCZOS)
-  x = np.asarray(img, np.float32).reshape(resolution, resolution, channels)
+  x = files.load_image(path, resolution, channels).astype(np.float32)
   return x / 127.5 - 1.0
 
 

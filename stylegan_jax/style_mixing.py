@@ -114,7 +114,7 @@ def style_mixing_grid(model: models.Model, row_seeds: Sequence[int],
   tiles = [blank, col_images]
   for i in range(r):
     tiles += [row_images[i:i + 1], cells[i]]
-  grid = cli_utils.tile(np.concatenate(tiles), c + 1)
+  grid = images.tile(np.concatenate(tiles), c + 1)
   return StyleMixing(grid, cells, row_images, col_images)
 
 
@@ -128,11 +128,7 @@ def main(argv: Sequence[str]) -> None:
     model = cli_utils.load(cli_utils.MODEL.value)
     result = style_mixing_grid(
         model, rows, cols, styles,
-        truncation_psi=cli_utils.TRUNCATION_PSI.value,
-        truncation_cutoff=cli_utils.TRUNCATION_CUTOFF.value,
-        class_label=cli_utils.CLASS.value,
-        noise_mode=cli_utils.NOISE_MODE.value,
-        batch_size=cli_utils.BATCH_SIZE.value)
+        **cli_utils.generation_kwargs())
   except (ValueError, FileNotFoundError) as e:
     raise app.UsageError(str(e)) from e
   out = cli_utils.outdir(cli_utils.OUTDIR.value)

@@ -10,7 +10,10 @@ MODULES = [
     "stylegan_jax.train.builders", "stylegan_jax.models",
     "stylegan_jax.checkpoint", "stylegan_jax.sharding",
     "stylegan_jax.metrics", "stylegan_jax.configs", "stylegan_jax.images",
-    "stylegan_jax.data.embedded",
+    "stylegan_jax.data.embedded", "stylegan_jax.data.files",
+    "stylegan_jax.generate", "stylegan_jax.style_mixing",
+    "stylegan_jax.interpolate", "stylegan_jax.project",
+    "stylegan_jax.metrics.cli", "stylegan_jax.convert",
 ]
 
 

@@ -62,11 +62,12 @@ from PIL import Image
 from PIL import ImageOps
 import tensorflow_datasets as tfds
 
+from stylegan_jax.data.files import find_images
+from stylegan_jax.data.files import to_rgb
+
 WIKIART_LAYOUT = "<root>/<Style>/<artist>_<title>.jpg"
 IMAGE_FOLDER_LAYOUT = (
     "<root>/**/*.{jpg,png,...} (optionally <root>/<label>/**/*.jpg)")
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif",
-                    ".tiff", ".ppm", ".pgm")
 CSV_DIRNAME = "wikiart_csv"
 _VERSION = tfds.core.Version("1.0.0")
 # How many skipped files the summary line and the metadata name.
@@ -77,30 +78,6 @@ _CHUNK = 64
 
 
 # ------------------------------------------------------------- image reading --
-
-
-def to_rgb(img: Image.Image) -> Image.Image:
-  """Converts any PIL image to 8-bit RGB (see the module docstring)."""
-  mode = img.mode
-  if mode == "RGB":
-    return img
-  if mode.startswith("I") or mode == "F":
-    arr = np.asarray(img)
-    if mode == "F":
-      scale = 255.0 if arr.size and np.nanmax(arr) <= 1.0 else 1.0
-    elif mode.startswith("I;16") or (arr.size and arr.max() > 255):
-      scale = 255.0 / 65535.0
-    else:
-      scale = 1.0
-    arr = np.clip(np.rint(np.nan_to_num(arr * scale)), 0, 255)
-    return Image.fromarray(arr.astype(np.uint8), "L").convert("RGB")
-  has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-      mode == "P" and "transparency" in img.info)
-  if has_alpha:
-    rgba = img.convert("RGBA")
-    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return Image.alpha_composite(white, rgba).convert("RGB")
-  return img.convert("RGB")
 
 
 def read_image(path: os.PathLike | str, resolution: int = 0) -> np.ndarray:
@@ -139,17 +116,6 @@ def _encode(image: np.ndarray, fmt: str) -> bytes:
   else:
     Image.fromarray(image).save(buf, format="PNG", compress_level=1)
   return buf.getvalue()
-
-
-def find_images(root: pathlib.Path) -> list[str]:
-  """Image files under `root`, as sorted POSIX paths relative to it."""
-  found = []
-  for dirpath, dirnames, filenames in os.walk(root):
-    dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-    for name in filenames:
-      if not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS):
-        found.append((pathlib.Path(dirpath) / name).relative_to(root))
-  return sorted(p.as_posix() for p in found)
 
 
 def _check_root(root: pathlib.Path, layout: str) -> None:

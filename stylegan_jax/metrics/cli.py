@@ -47,11 +47,11 @@ from absl import flags
 import jax
 import numpy as np
 from PIL import Image
-from PIL import ImageOps
 
 from stylegan_jax import cli_utils
 from stylegan_jax import models
 from stylegan_jax.data import embedded
+from stylegan_jax.data import files
 from stylegan_jax.metrics import image_quality
 from stylegan_jax.metrics import swd as swd_lib
 
@@ -59,7 +59,6 @@ METRICS = ("swd", "psnr", "ssim", "ms_ssim")
 PAIRED = ("psnr", "ssim", "ms_ssim")
 EMBEDDED = "embedded"
 EMBEDDED_SEED = 0
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 # Unreadable files named in a note (the count is always complete).
 _NUM_NAMED = 5
 # Image pairs scored per jitted call.
@@ -107,73 +106,10 @@ def find_images(root: str | os.PathLike) -> list[str]:
   if not root.is_dir():
     raise FileNotFoundError(f"{root} is not a folder of images (or "
                             f"'{EMBEDDED}')")
-  found = []
-  for dirpath, dirnames, filenames in os.walk(root):
-    dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-    for name in filenames:
-      if not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS):
-        found.append((pathlib.Path(dirpath) / name).relative_to(root))
-  return sorted(p.as_posix() for p in found)
+  return files.find_images(root)
 
 
-def read_image(path: str | os.PathLike, resolution: int | None = None,
-               channels: int = 3) -> np.ndarray:
-  """Reads an image file, optionally centre-cropped and resized.
-
-  Transparency is composited on white; EXIF orientation is applied.
-
-  Args:
-    path: the image file.
-    resolution: if given, centre-crop to a square and Lanczos-resize to
-      resolution x resolution.
-    channels: 3 (RGB) or 1 (luminance).
-
-  Returns:
-    uint8 [H, W, channels].
-
-  Raises:
-    OSError, ValueError, ...: whatever PIL raises for a corrupt file.
-  """
-  with Image.open(path) as img:
-    img.load()  # Decode now, so truncated files raise here.
-    img = ImageOps.exif_transpose(img)
-    img = _to_8bit(img).convert("RGB" if channels == 3 else "L")
-    if resolution is not None:
-      img = _square(img, resolution)
-    array = np.asarray(img, np.uint8)
-  return array.reshape(array.shape[0], array.shape[1], channels)
-
-
-def _to_8bit(img: Image.Image) -> Image.Image:
-  """16-bit and float images scaled to 8 bits; alpha composited on white."""
-  mode = img.mode
-  if mode.startswith("I") or mode == "F":
-    arr = np.nan_to_num(np.asarray(img, np.float64))
-    if mode == "F":
-      scale = 255.0 if arr.size and arr.max() <= 1.0 else 1.0
-    elif mode.startswith("I;16") or (arr.size and arr.max() > 255):
-      scale = 255.0 / 65535.0
-    else:
-      scale = 1.0
-    arr = np.clip(np.rint(arr * scale), 0, 255).astype(np.uint8)
-    return Image.fromarray(arr, "L")
-  if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-      mode == "P" and "transparency" in img.info):
-    rgba = img.convert("RGBA")
-    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return Image.alpha_composite(white, rgba)
-  return img
-
-
-def _square(img: Image.Image, resolution: int) -> Image.Image:
-  """Centre crop to a square, then Lanczos resize to `resolution`."""
-  w, h = img.size
-  side = min(w, h)
-  left, top = (w - side) // 2, (h - side) // 2
-  img = img.crop((left, top, left + side, top + side))
-  if side != resolution:
-    img = img.resize((resolution, resolution), Image.Resampling.LANCZOS)
-  return img
+read_image = files.load_image
 
 
 def _read_many(paths: Sequence[pathlib.Path], resolution: int | None,
@@ -222,7 +158,7 @@ def read_folder(root: str | os.PathLike, num_images: int, resolution: int,
   root = pathlib.Path(root)
   names = find_images(root)
   if not names:
-    raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in "
+    raise FileNotFoundError(f"no images ({', '.join(files.IMAGE_EXTENSIONS)}) in "
                             f"{root}")
   order = np.random.RandomState(seed).permutation(len(names))
   out, skipped, pos = [], [], 0
@@ -337,7 +273,7 @@ def _paired(metrics, data, data2, resolution,
         continue
       if a.shape != b.shape:
         side = min(a.shape[:2] + b.shape[:2])
-        a, b = (np.asarray(_square(Image.fromarray(x), side))
+        a, b = (np.asarray(files.center_crop_resize(Image.fromarray(x), side))
                 for x in (a, b))
       groups.setdefault(a.shape, []).append((a, b))
     for pairs in groups.values():
