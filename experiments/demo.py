@@ -26,12 +26,12 @@ def get_config():
   config.loss.pl_weight = 0.0
   config.optim.g_lr = config.optim.d_lr = 0.0025
   config.train.batch_size = 16
-  config.train.total_kimg = 25.0
+  config.train.total_kimg = 18.0
   config.train.ema_kimg = 0.5
   config.train.ema_rampup = 0.05
   config.train.log_every_kimg = 1.0
-  config.train.snapshot_kimg = 5.0
-  config.train.checkpoint_kimg = 5.0
+  config.train.snapshot_kimg = 6.0
+  config.train.checkpoint_kimg = 6.0
   config.train.grid_size = 8
   config.train.metric_num_images = 256
   return config
