@@ -29,6 +29,7 @@ def test_benchmark_writes_json_and_row(tmp_path):
        "--config.data.resolution=8", "--config.model.channel_max=8",
        "--config.model.z_dim=8", "--config.model.w_dim=8",
        "--config.model.mapping_layers=1", "--config.train.batch_size=4",
+       "--config.loss.pl_weight=2",  # The demo turns it off; time g_reg too.
        "--iters=1", "--warmup=0", "--run_iters=4", f"--json_out={out}"],
       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
       check=False)
