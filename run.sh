@@ -4,7 +4,6 @@
 #   ./run.sh                 train experiments/demo.py into workdirs/demo
 #   ./run.sh test [ARGS]     the test suite (ARGS go to pytest)
 #   ./run.sh train [FLAGS]   python -m stylegan_jax.main FLAGS
-#   ./run.sh sample [ARGS]   python -m stylegan_jax.sample ARGS
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -36,9 +35,7 @@ case "$cmd" in
     exec .venv/bin/python -m stylegan_jax.main "$@" ;;
   test)
     exec .venv/bin/python -m pytest -q "$@" ;;
-  sample)
-    exec .venv/bin/python -m stylegan_jax.sample "$@" ;;
   *)
-    echo "run.sh: unknown command '$cmd' (expected: test, train, sample, or nothing)" >&2
+    echo "run.sh: unknown command '$cmd' (expected: test, train, or nothing)" >&2
     exit 2 ;;
 esac

@@ -7,24 +7,7 @@ import pytest
 
 from stylegan_jax import cli_utils
 from stylegan_jax import generate
-from stylegan_jax import models
-from tests.tools import make_model
 from tests.tools import run_main
-
-
-@pytest.fixture(scope="module")
-def uncond():
-  return make_model(c_dim=0)
-
-
-@pytest.fixture(scope="module")
-def cond():
-  return make_model(c_dim=3)
-
-
-@pytest.fixture(scope="module")
-def uncond_path(uncond, tmp_path_factory):
-  return models.save_model(tmp_path_factory.mktemp("m") / "u.npz", uncond)
 
 
 def test_parse_range():

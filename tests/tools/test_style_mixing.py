@@ -8,20 +8,8 @@ import pytest
 from stylegan_jax import cli_utils
 from stylegan_jax import generate
 from stylegan_jax import images
-from stylegan_jax import models
 from stylegan_jax import style_mixing
-from tests.tools import make_model
 from tests.tools import run_main
-
-
-@pytest.fixture(scope="module")
-def uncond():
-  return make_model(c_dim=0)
-
-
-@pytest.fixture(scope="module")
-def uncond_path(uncond, tmp_path_factory):
-  return models.save_model(tmp_path_factory.mktemp("m") / "u.npz", uncond)
 
 
 def _direct_mix(model, row_seed, col_seed, styles, psi=1.0, c=None):

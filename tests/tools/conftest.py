@@ -1,0 +1,21 @@
+"""Tiny saved models shared by the generator tools' tests."""
+
+import pytest
+
+from stylegan_jax import models
+from tests.tools import make_model
+
+
+@pytest.fixture(scope="package")
+def uncond():
+  return make_model(c_dim=0)
+
+
+@pytest.fixture(scope="package")
+def cond():
+  return make_model(c_dim=3)
+
+
+@pytest.fixture(scope="package")
+def uncond_path(uncond, tmp_path_factory):
+  return models.save_model(tmp_path_factory.mktemp("m") / "u.npz", uncond)
