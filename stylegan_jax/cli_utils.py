@@ -20,7 +20,7 @@ import jax
 import numpy as np
 
 from stylegan_jax import images
-from stylegan_jax import models
+from stylegan_jax import model_io
 from stylegan_jax.nets.synthesis import NOISE_MODES
 
 # Other tools (project, sample) define some of these names too; allowing
@@ -31,7 +31,7 @@ MODEL = flags.DEFINE_string(
     "model", None, "Model spec: a training workdir[@step], an exported .npz "
     "or an official .pkl.", **_SHARED)
 NETWORK = flags.DEFINE_enum(
-    "network", "G_ema", models.NETWORKS,
+    "network", "G_ema", model_io.NETWORKS,
     "Which generator of a workdir or pickle: G_ema or G.", **_SHARED)
 SEEDS = flags.DEFINE_string("seeds", None, "Seeds, e.g. '0-7,42'.", **_SHARED)
 TRUNCATION_PSI = flags.DEFINE_float(
@@ -94,7 +94,7 @@ def z_from_seeds(seeds: Sequence[int], z_dim: int) -> np.ndarray:
   return np.asarray(z, np.float32).reshape(len(seeds), z_dim)
 
 
-def labels(model: models.Model, class_label: str | int | None,
+def labels(model: model_io.Model, class_label: str | int | None,
            n: int) -> np.ndarray | None:
   """One-hot labels c [n, c_dim] for a class name/index, None if unconditional.
 
@@ -166,7 +166,7 @@ def _synthesize(G, variables, ws, noise_seeds, noise_mode):
   return jax.vmap(one)(ws, noise_seeds)
 
 
-def map_z(model: models.Model, z: np.ndarray, c: np.ndarray | None,
+def map_z(model: model_io.Model, z: np.ndarray, c: np.ndarray | None,
           truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
           batch_size: int = 8) -> np.ndarray:
   """z [N, z_dim], c [N, c_dim] or None -> ws [N, num_ws, w_dim] float32."""
@@ -180,7 +180,7 @@ def map_z(model: models.Model, z: np.ndarray, c: np.ndarray | None,
   return _run_batched(fn, [z, c], len(z), batch_size)
 
 
-def map_seeds(model: models.Model, seeds: Sequence[int],
+def map_seeds(model: model_io.Model, seeds: Sequence[int],
               class_label: str | int | None = None,
               truncation_psi: float = 1.0,
               truncation_cutoff: int | None = None,
@@ -191,7 +191,7 @@ def map_seeds(model: models.Model, seeds: Sequence[int],
   return map_z(model, z, c, truncation_psi, truncation_cutoff, batch_size)
 
 
-def synthesize(model: models.Model, ws: np.ndarray, noise_mode: str = "const",
+def synthesize(model: model_io.Model, ws: np.ndarray, noise_mode: str = "const",
                noise_seeds: Sequence[int] | None = None,
                batch_size: int = 8) -> np.ndarray:
   """ws [N, num_ws, w_dim] -> uint8 images [N, H, W, C].
@@ -235,12 +235,12 @@ def generation_kwargs() -> dict[str, object]:
               batch_size=BATCH_SIZE.value)
 
 
-def load(spec: str | None) -> models.Model:
+def load(spec: str | None) -> model_io.Model:
   """`load_model` with a clear error when --model is missing."""
   if not spec:
     raise ValueError("--model is required: a training workdir[@step], an "
                      "exported .npz or an official .pkl")
-  return models.load_model(spec, network=NETWORK.value)
+  return model_io.load_model(spec, network=NETWORK.value)
 
 
 def outdir(path: str) -> pathlib.Path:

@@ -12,10 +12,10 @@ import sys
 from absl import app
 from absl import flags
 
-from stylegan_jax import models
+from stylegan_jax import model_io
 from stylegan_jax.interop import official_pickle
 
-_NETWORK = flags.DEFINE_enum("network", "G_ema", models.NETWORKS,
+_NETWORK = flags.DEFINE_enum("network", "G_ema", model_io.NETWORKS,
                              "Which generator to export.")
 
 
@@ -25,14 +25,14 @@ def main(argv: Sequence[str]) -> None:
                          "DEST.npz")
   source, dest = argv[1], argv[2]
   try:
-    model = models.load_model(source, network=_NETWORK.value)
+    model = model_io.load_model(source, network=_NETWORK.value)
   except official_pickle.OfficialPickleError as e:
     print(f"convert: refused {source}: {e}", file=sys.stderr)
     sys.exit(2)
   except (FileNotFoundError, ValueError) as e:
     print(f"convert: cannot read {source}: {e}", file=sys.stderr)
     sys.exit(2)
-  path = models.save_model(dest, model)
+  path = model_io.save_model(dest, model)
   print(f"wrote {path} ({model.source})")
 
 

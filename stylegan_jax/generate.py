@@ -15,7 +15,7 @@ import numpy as np
 
 from stylegan_jax import cli_utils
 from stylegan_jax import images
-from stylegan_jax import models
+from stylegan_jax import model_io
 
 _GRID = flags.DEFINE_bool("grid", False, "Also write all images as grid.png.")
 
@@ -24,7 +24,7 @@ for _name in ("model", "seeds", "truncation_psi", "truncation_cutoff", "class",
   flags.declare_key_flag(_name)
 
 
-def generate_images(model: models.Model, seeds: Sequence[int], *,
+def generate_images(model: model_io.Model, seeds: Sequence[int], *,
                     truncation_psi: float = 1.0,
                     truncation_cutoff: int | None = None,
                     class_label: str | int | None = None,
@@ -33,7 +33,7 @@ def generate_images(model: models.Model, seeds: Sequence[int], *,
   """Renders one image per seed.
 
   Args:
-    model: a loaded `models.Model`.
+    model: a loaded `model_io.Model`.
     seeds: N seeds; z = RandomState(seed).randn(z_dim).
     truncation_psi: 1 for none, 0 for the average image.
     truncation_cutoff: truncate only the first this many ws (None: all).

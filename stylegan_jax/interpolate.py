@@ -24,7 +24,7 @@ from PIL import Image
 
 from stylegan_jax import cli_utils
 from stylegan_jax import images
-from stylegan_jax import models
+from stylegan_jax import model_io
 
 SPACES = ("w", "z")
 
@@ -105,7 +105,7 @@ def walk_schedule(num_seeds: int, frames_per_seed: int,
   return out
 
 
-def interpolation_frames(model: models.Model, seeds: Sequence[int], *,
+def interpolation_frames(model: model_io.Model, seeds: Sequence[int], *,
                          space: str = "w", frames_per_seed: int = 24,
                          loop: bool = False, truncation_psi: float = 1.0,
                          truncation_cutoff: int | None = None,
@@ -115,7 +115,7 @@ def interpolation_frames(model: models.Model, seeds: Sequence[int], *,
   """Renders a latent walk through `seeds`.
 
   Args:
-    model: a loaded `models.Model`.
+    model: a loaded `model_io.Model`.
     seeds: k >= 2 seeds, visited in order.
     space: 'w' (lerp of mapped ws) or 'z' (slerp of z, then mapped).
     frames_per_seed: frames per step from one seed to the next.

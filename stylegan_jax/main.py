@@ -47,7 +47,7 @@ def dry_run(config) -> None:
   """Prints the resolved config, the mesh and parameter counts."""
   import jax  # pylint: disable=g-import-not-at-top
   from stylegan_jax import sharding  # pylint: disable=g-import-not-at-top
-  from stylegan_jax.train import builders  # pylint: disable=g-import-not-at-top
+  from stylegan_jax.train import setup  # pylint: disable=g-import-not-at-top
   from stylegan_jax.train import state as state_lib  # pylint: disable=g-import-not-at-top
   print(json.dumps(json.loads(config.to_json_best_effort()), indent=2))
   mesh = sharding.create_mesh(config.mesh.num_devices)
@@ -55,9 +55,9 @@ def dry_run(config) -> None:
         f"{jax.devices()[0].platform} devices, {jax.process_count()} "
         "processes")
   c_dim = 1 if config.data.conditional else 0  # Label count is data-defined.
-  G, D = builders.create_networks(config, c_dim)
-  g_tx, d_tx = builders.create_optimizers(config)
-  abstract, _, _ = builders.create_state(config, G, D, g_tx, d_tx, mesh)
+  G, D = setup.create_networks(config, c_dim)
+  g_tx, d_tx = setup.create_optimizers(config)
+  abstract, _, _ = setup.create_state(config, G, D, g_tx, d_tx, mesh)
   for name, tree in (("G.mapping", abstract.g_params["mapping"]),
                      ("G.synthesis", abstract.g_params["synthesis"]),
                      ("D", abstract.d_params)):

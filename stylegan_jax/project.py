@@ -66,7 +66,7 @@ from PIL import Image
 from stylegan_jax import cli_utils
 from stylegan_jax.data import files
 from stylegan_jax import images as images_lib
-from stylegan_jax import models
+from stylegan_jax import model_io
 from stylegan_jax.metrics import image_quality
 
 INITIAL_LR = 0.1
@@ -192,7 +192,7 @@ def load_target(path: str | pathlib.Path, resolution: int,
   return x / 127.5 - 1.0
 
 
-def w_statistics(model: models.Model, c: jax.Array | None = None,
+def w_statistics(model: model_io.Model, c: jax.Array | None = None,
                  num_samples: int = W_AVG_SAMPLES,
                  seed: int = 123) -> tuple[jax.Array, jax.Array]:
   """Where w starts and sigma_w, from `num_samples` mapped z.
@@ -235,7 +235,7 @@ def _with_noise(buffers, noise: dict[str, jax.Array]):
 
 
 def project(
-    model: models.Model,
+    model: model_io.Model,
     target: np.ndarray | jax.Array,
     *,
     num_steps: int = 1000,

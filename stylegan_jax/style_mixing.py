@@ -19,7 +19,7 @@ import numpy as np
 
 from stylegan_jax import cli_utils
 from stylegan_jax import images
-from stylegan_jax import models
+from stylegan_jax import model_io
 
 _ROWS = flags.DEFINE_string("rows", None, "Row seeds, e.g. '1-3'.")
 _COLS = flags.DEFINE_string("cols", None, "Column seeds, e.g. '10-12'.")
@@ -70,7 +70,7 @@ def mix_ws(row_ws: np.ndarray, col_ws: np.ndarray,
   return mixed
 
 
-def style_mixing_grid(model: models.Model, row_seeds: Sequence[int],
+def style_mixing_grid(model: model_io.Model, row_seeds: Sequence[int],
                       col_seeds: Sequence[int], styles: Sequence[int], *,
                       truncation_psi: float = 1.0,
                       truncation_cutoff: int | None = None,
@@ -80,7 +80,7 @@ def style_mixing_grid(model: models.Model, row_seeds: Sequence[int],
   """Renders the style-mixing grid (see the module docstring).
 
   Args:
-    model: a loaded `models.Model`.
+    model: a loaded `model_io.Model`.
     row_seeds: R seeds giving each cell's ws.
     col_seeds: C seeds whose ws replace `styles`.
     styles: indices in [0, num_ws).

@@ -3,7 +3,7 @@
 This module owns everything between a data source and the NumPy batches the
 training loop shards onto devices: choosing the source (the embedded art set,
 a WikiArt copy or any image folder, the last two through the TFDS builders in
-`builders.py`), this host's shard, the epoch order, decoding, crop or pad to
+`tfds_builders.py`), this host's shard, the epoch order, decoding, crop or pad to
 square, resizing, flipping, scaling to [-1, 1], batching and prefetching.
 
 Choices, so runs can be compared and resumed:
@@ -188,13 +188,13 @@ def _tfds_source(cfg: DataConfig, process_index: int,
                  process_count: int) -> _Source:
   # Imported here so the embedded path needs no TFDS.
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  from stylegan_jax.data import builders  # pylint: disable=g-import-not-at-top
+  from stylegan_jax.data import tfds_builders  # pylint: disable=g-import-not-at-top
 
   if cfg.source == "wikiart":
-    builder_cls, layout = builders.WikiArt, builders.WIKIART_LAYOUT
+    builder_cls, layout = tfds_builders.WikiArt, tfds_builders.WIKIART_LAYOUT
     keys, label_key = ("style", "genre"), cfg.label_key
   else:
-    builder_cls, layout = builders.ImageFolder, builders.IMAGE_FOLDER_LAYOUT
+    builder_cls, layout = tfds_builders.ImageFolder, tfds_builders.IMAGE_FOLDER_LAYOUT
     keys, label_key = ("label", "style"), "label"  # 'style' is the default.
   if cfg.conditional and cfg.label_key not in keys:
     raise ValueError(f"source {cfg.source!r} has no {cfg.label_key!r} labels "
@@ -202,7 +202,7 @@ def _tfds_source(cfg: DataConfig, process_index: int,
 
   data_dir = os.path.abspath(os.path.expanduser(cfg.data_dir))
   builder = builder_cls(
-      config=builders.make_config(cfg.resolution, data_dir),
+      config=tfds_builders.make_config(cfg.resolution, data_dir),
       data_dir=os.path.expanduser(cfg.tfds_dir) if cfg.tfds_dir else None)
   builder.download_and_prepare(
       download_config=tfds.download.DownloadConfig(manual_dir=data_dir))

@@ -49,7 +49,7 @@ import numpy as np
 from PIL import Image
 
 from stylegan_jax import cli_utils
-from stylegan_jax import models
+from stylegan_jax import model_io
 from stylegan_jax.data import embedded
 from stylegan_jax.data import files
 from stylegan_jax.metrics import image_quality
@@ -194,7 +194,7 @@ def _to_float(images: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------- swd --
 
 
-def generate_for_metrics(model: models.Model, num_images: int, *, seed: int,
+def generate_for_metrics(model: model_io.Model, num_images: int, *, seed: int,
                          truncation_psi: float = 1.0,
                          truncation_cutoff: int | None = None,
                          class_label: str | int | None = None,
@@ -322,7 +322,7 @@ def _check(metrics, model, data, data2) -> None:
 
 
 def evaluate(metrics: Sequence[str], *,
-             model: models.Model | str | os.PathLike | None = None,
+             model: model_io.Model | str | os.PathLike | None = None,
              data: str | os.PathLike | None = None,
              data2: str | os.PathLike | None = None,
              num_images: int = 1024, seed: int = 0,
@@ -335,7 +335,7 @@ def evaluate(metrics: Sequence[str], *,
 
   Args:
     metrics: names from `METRICS`.
-    model: a loaded `models.Model` or a model spec; needed by swd.
+    model: a loaded `model_io.Model` or a model spec; needed by swd.
     data: an image folder or 'embedded' (swd's real images; the first
       folder of the pairs).
     data2: the second folder of the pairs (paired metrics only).
@@ -366,7 +366,7 @@ def evaluate(metrics: Sequence[str], *,
   _check(metrics, model, data, data2)
   if num_images < 1:
     raise ValueError(f"num_images must be >= 1, got {num_images}")
-  if model is not None and not isinstance(model, models.Model):
+  if model is not None and not isinstance(model, model_io.Model):
     model = cli_utils.load(str(model))
   values: dict[str, float] = {}
   counts: dict[str, int] = {}

@@ -12,14 +12,14 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from stylegan_jax.nets.layers import Conv2d
-from stylegan_jax.nets.layers import Dense
+from stylegan_jax.nets.modules import Conv2d
+from stylegan_jax.nets.modules import Dense
 from stylegan_jax.nets.mapping import MappingNetwork
 from stylegan_jax.nets.synthesis import ARCHITECTURES
 from stylegan_jax.nets.synthesis import block_resolutions
 from stylegan_jax.nets.synthesis import channels_at
 from stylegan_jax.ops import filters
-from stylegan_jax.ops import layers
+from stylegan_jax.ops import equalized
 
 
 class DiscriminatorBlock(nn.Module):
@@ -72,7 +72,7 @@ class DiscriminatorEpilogue(nn.Module):
     if self.architecture == "skip":  # This fromRGB is never clamped.
       x = x + Conv2d(self.channels, 1, act="lrelu", name="fromrgb")(img)
     if self.mbstd_num_channels > 0:
-      x = layers.minibatch_std(x, self.mbstd_group_size,
+      x = equalized.minibatch_std(x, self.mbstd_group_size,
                                self.mbstd_num_channels)  # [N, 4, 4, C + F]
     x = Conv2d(self.channels, 3, act="lrelu", conv_clamp=self.conv_clamp,
                name="conv")(x)

@@ -9,8 +9,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from stylegan_jax.nets.layers import Dense
-from stylegan_jax.ops import layers
+from stylegan_jax.nets.modules import Dense
+from stylegan_jax.ops import equalized
 
 
 class MappingNetwork(nn.Module):
@@ -63,11 +63,11 @@ class MappingNetwork(nn.Module):
     """
     x = None
     if self.z_dim > 0:
-      x = layers.normalize_2nd_moment(z.astype(jnp.float32))
+      x = equalized.normalize_2nd_moment(z.astype(jnp.float32))
     if self.c_dim > 0:
       embed_features = self.embed_features or self.w_dim
       y = Dense(embed_features, name="embed")(c.astype(jnp.float32))
-      y = layers.normalize_2nd_moment(y)
+      y = equalized.normalize_2nd_moment(y)
       x = y if x is None else jnp.concatenate([x, y], axis=1)
     if x is None:
       raise ValueError("MappingNetwork needs z_dim > 0 or c_dim > 0")

@@ -14,11 +14,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from stylegan_jax.nets.layers import Conv2d
-from stylegan_jax.nets.layers import Dense
-from stylegan_jax.nets.layers import normal_init
+from stylegan_jax.nets.modules import Conv2d
+from stylegan_jax.nets.modules import Dense
+from stylegan_jax.nets.modules import normal_init
 from stylegan_jax.ops import filters
-from stylegan_jax.ops import layers
+from stylegan_jax.ops import equalized
 from stylegan_jax.ops import modconv
 
 ARCHITECTURES = ("orig", "skip", "resnet")
@@ -81,7 +81,7 @@ class SynthesisLayer(nn.Module):
         x = x + (noise_const.value * strength)[None, :, :, None]
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
     clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-    return layers.bias_act(x, bias, "lrelu", gain=gain, clamp=clamp)
+    return equalized.bias_act(x, bias, "lrelu", gain=gain, clamp=clamp)
 
 
 class ToRGBLayer(nn.Module):
@@ -101,7 +101,7 @@ class ToRGBLayer(nn.Module):
     x = modconv.modulated_conv2d(x, weight, styles, demodulate=False,
                                  fused=self.fused_modconv)
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
-    return layers.bias_act(x, bias, clamp=self.conv_clamp)
+    return equalized.bias_act(x, bias, clamp=self.conv_clamp)
 
 
 class SynthesisBlock(nn.Module):

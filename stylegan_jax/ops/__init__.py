@@ -1,1 +1,1 @@
-"""Numerics with no Flax state: FIR resampling, layers, modulated convolution."""
+"""Numerics with no Flax state: FIR resampling, equalised layers, modulated convolution."""

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stylegan_jax.ops import layers
+from stylegan_jax.ops import equalized
 
 
 def default_fused() -> bool:
@@ -57,7 +57,7 @@ def modulated_conv2d(
 
   if not fused:
     x = x * styles[:, None, None, :]  # [N, H, W, Cin]
-    x = layers.conv2d_resample(x, weight, f, up=up)  # [N, H', W', Cout]
+    x = equalized.conv2d_resample(x, weight, f, up=up)  # [N, H', W', Cout]
     if dcoefs is not None:
       x = x * dcoefs[:, None, None, :]
     return x
@@ -68,6 +68,6 @@ def modulated_conv2d(
   # One group per sample: batch folded into channels.
   x = jnp.transpose(x, (1, 2, 0, 3)).reshape(1, h, w, n * cin)
   wmod = jnp.transpose(wmod, (1, 2, 3, 0, 4)).reshape(k, k, cin, n * cout)
-  x = layers.conv2d_resample(x, wmod, f, up=up, groups=n)  # [1, H', W', N*Co]
+  x = equalized.conv2d_resample(x, wmod, f, up=up, groups=n)  # [1, H', W', N*Co]
   ho, wo = x.shape[1], x.shape[2]
   return jnp.transpose(x.reshape(ho, wo, n, cout), (2, 0, 1, 3))

@@ -34,10 +34,10 @@ from stylegan_jax.data import pipeline
 from stylegan_jax.metrics import swd
 from stylegan_jax.train import state as state_lib
 from stylegan_jax.train import step as step_lib
-from stylegan_jax.train.builders import create_networks
-from stylegan_jax.train.builders import create_optimizers
-from stylegan_jax.train.builders import create_state
-from stylegan_jax.train.builders import step_config
+from stylegan_jax.train.setup import create_networks
+from stylegan_jax.train.setup import create_optimizers
+from stylegan_jax.train.setup import create_state
+from stylegan_jax.train.setup import step_config
 
 
 class NonFiniteLossError(RuntimeError):

@@ -5,7 +5,7 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
-from stylegan_jax.data import builders
+from stylegan_jax.data import tfds_builders
 from stylegan_jax.data import embedded
 from stylegan_jax.data import pipeline
 
@@ -181,7 +181,7 @@ def test_missing_folder_names_path_and_layout(tmp_path):
   with pytest.raises(FileNotFoundError) as info:
     pipeline.create_input_iterator(cfg, batch_size=2)
   assert str(tmp_path / "nope") in str(info.value)
-  assert builders.WIKIART_LAYOUT in str(info.value)
+  assert tfds_builders.WIKIART_LAYOUT in str(info.value)
 
 
 def test_bad_config():

@@ -9,7 +9,7 @@ from PIL import Image
 import pytest
 
 from stylegan_jax import generate
-from stylegan_jax import models
+from stylegan_jax import model_io
 from stylegan_jax.data import embedded
 from stylegan_jax.metrics import cli
 from tests.tools import make_model
@@ -22,7 +22,7 @@ _SWD_FAST = {"num_directions": 16, "num_repeats": 1,
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-  return models.save_model(tmp_path_factory.mktemp("m") / "g.npz",
+  return model_io.save_model(tmp_path_factory.mktemp("m") / "g.npz",
                            make_model(c_dim=0))
 
 
@@ -68,7 +68,7 @@ def test_swd_model_vs_embedded_cli(model_path, tmp_path):
 
 
 def test_swd_is_seeded_and_reads_short_folders(model_path, folders):
-  model = models.load_model(model_path)
+  model = model_io.load_model(model_path)
   kwargs = dict(model=model, data="embedded", num_images=32,
                 swd_kwargs=_SWD_FAST)
   a = cli.evaluate(["swd"], seed=0, **kwargs)["metrics"]

@@ -18,7 +18,7 @@ import pytest
 
 from stylegan_jax.nets import Discriminator
 from stylegan_jax.nets import Generator
-from stylegan_jax.nets.layers import Conv2d
+from stylegan_jax.nets.modules import Conv2d
 from stylegan_jax.nets.synthesis import SynthesisLayer
 from stylegan_jax.nets.synthesis import ToRGBLayer
 

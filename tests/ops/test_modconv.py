@@ -8,7 +8,7 @@ import pytest
 
 from stylegan_jax.ops import filters
 from stylegan_jax.ops import modconv
-from tests.ops.test_layers import np_conv2d_resample
+from tests.ops.test_equalized import np_conv2d_resample
 
 _BLUR = filters.setup_filter([1, 3, 3, 1])
 

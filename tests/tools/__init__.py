@@ -6,11 +6,11 @@ from absl import flags
 import jax
 import numpy as np
 
-from stylegan_jax import models
+from stylegan_jax import model_io
 from stylegan_jax.nets import Generator
 
 
-def make_model(c_dim: int = 0) -> models.Model:
+def make_model(c_dim: int = 0) -> model_io.Model:
   """A tiny (8x8, num_ws=4) random generator that shows structure.
 
   A fresh generator's outputs are far outside [-1, 1] and its noise
@@ -36,7 +36,7 @@ def make_model(c_dim: int = 0) -> models.Model:
 
   variables = jax.tree_util.tree_map_with_path(adjust, variables)
   names = ("circles", "stripes", "waves")[:c_dim]
-  return models.Model(G=G, variables=variables, class_names=names,
+  return model_io.Model(G=G, variables=variables, class_names=names,
                       source=f"tiny(c_dim={c_dim})")
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from stylegan_jax import models
+from stylegan_jax import model_io
 from tests.tools import make_model
 
 
@@ -18,4 +18,4 @@ def cond():
 
 @pytest.fixture(scope="package")
 def uncond_path(uncond, tmp_path_factory):
-  return models.save_model(tmp_path_factory.mktemp("m") / "u.npz", uncond)
+  return model_io.save_model(tmp_path_factory.mktemp("m") / "u.npz", uncond)

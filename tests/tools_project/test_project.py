@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 import pytest
 
-from stylegan_jax import models
+from stylegan_jax import model_io
 from stylegan_jax import project
 from stylegan_jax import vgg16
 from stylegan_jax.metrics import image_quality
@@ -30,7 +30,7 @@ RES = 16
 
 
 @pytest.fixture(scope="module", name="model")
-def fixture_model() -> models.Model:
+def fixture_model() -> model_io.Model:
   G = Generator(z_dim=16, w_dim=16, img_resolution=RES, channel_base=256,
                 channel_max=32, mapping_layers=2)
   variables = G.init({"params": jax.random.key(0)}, jnp.zeros((1, 16)),
@@ -50,7 +50,7 @@ def fixture_model() -> models.Model:
   ws = G.apply(variables, z, method=G.map)  # [S, num_ws, w_dim]
   # A fresh w_avg is 0; give it what training would (the mean mapped z).
   variables["buffers"]["mapping"]["w_avg"] = np.asarray(ws[:, 0].mean(0))
-  return models.Model(G=G, variables=variables, source="tiny")
+  return model_io.Model(G=G, variables=variables, source="tiny")
 
 
 def _render(model, ws):
@@ -167,7 +167,7 @@ def test_load_target_crops_and_scales(tmp_path):
 
 
 def test_cli_writes_all_files(model, target, tmp_path):
-  model_path = models.save_model(tmp_path / "tiny.npz", model)
+  model_path = model_io.save_model(tmp_path / "tiny.npz", model)
   target_path = tmp_path / "target_in.png"
   big = np.asarray(Image.fromarray(
       ((target + 1) * 127.5).round().astype(np.uint8)).resize(

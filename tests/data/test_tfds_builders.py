@@ -8,7 +8,7 @@ from PIL import Image
 import pytest
 import tensorflow_datasets as tfds
 
-from stylegan_jax.data import builders
+from stylegan_jax.data import tfds_builders
 
 RES = 32  # Stored shorter side; the small test images stay at native size.
 
@@ -84,7 +84,7 @@ NUM_FILES = 9
 
 
 def _prepare(cls, manual_dir, data_dir, resolution=RES):
-  builder = cls(config=builders.make_config(resolution, str(manual_dir)),
+  builder = cls(config=tfds_builders.make_config(resolution, str(manual_dir)),
                 data_dir=str(data_dir))
   handler = _Records()
   logging.getLogger("absl").addHandler(handler)
@@ -109,8 +109,8 @@ def art(tmp_path_factory):
   root = tmp_path_factory.mktemp("art")
   expect = make_art_folder(root)
   tfds_dir = tmp_path_factory.mktemp("tfds")
-  wikiart, wikiart_log = _prepare(builders.WikiArt, root, tfds_dir)
-  folder, folder_log = _prepare(builders.ImageFolder, root, tfds_dir)
+  wikiart, wikiart_log = _prepare(tfds_builders.WikiArt, root, tfds_dir)
+  folder, folder_log = _prepare(tfds_builders.ImageFolder, root, tfds_dir)
   return dict(root=root, tfds_dir=tfds_dir, expect=expect, wikiart=wikiart,
               wikiart_log=wikiart_log, folder=folder, folder_log=folder_log)
 
@@ -168,7 +168,7 @@ def test_image_folder_without_subfolders_has_no_labels(tmp_path):
   rng = np.random.default_rng(1)
   Image.fromarray(_rgb(rng)).save(root / "a.png")
   Image.fromarray(_rgb(rng)).save(root / "sub" / "b.webp")
-  builder, _ = _prepare(builders.ImageFolder, root, tmp_path / "tfds")
+  builder, _ = _prepare(tfds_builders.ImageFolder, root, tmp_path / "tfds")
   assert builder.info.features["label"].num_classes == 0
   examples = _examples(builder)
   assert sorted(examples) == ["a.png", "sub/b.webp"]
@@ -176,8 +176,8 @@ def test_image_folder_without_subfolders_has_no_labels(tmp_path):
 
 
 def test_prepared_data_reloads_without_the_images(art):
-  builder = builders.WikiArt(
-      config=builders.make_config(RES, str(art["root"])),
+  builder = tfds_builders.WikiArt(
+      config=tfds_builders.make_config(RES, str(art["root"])),
       data_dir=str(art["tfds_dir"]))
   assert builder.info.features["style"].names == ["Cubism", "Impressionism"]
   assert builder.info.metadata["num_skipped"] == 2
@@ -197,7 +197,7 @@ def test_wikiart_csv_genres_and_splits(tmp_path):
   for name in names:
     (root / name).parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(_rgb(rng)).save(root / name)
-  csv_dir = root / builders.CSV_DIRNAME
+  csv_dir = root / tfds_builders.CSV_DIRNAME
   csv_dir.mkdir()
   (csv_dir / "genre_class.txt").write_text(
       "0 portrait\n1 landscape\n2 religious_painting\n")
@@ -207,7 +207,7 @@ def test_wikiart_csv_genres_and_splits(tmp_path):
   (csv_dir / "style_train.csv").write_text(
       f"{names[0]},0\n{names[1]},0\n{names[3]},1\n{names[4]},1\n")
   (csv_dir / "style_val.csv").write_text(f"{names[2]},0\n")
-  builder, _ = _prepare(builders.WikiArt, root, tmp_path / "tfds")
+  builder, _ = _prepare(tfds_builders.WikiArt, root, tmp_path / "tfds")
 
   genres = builder.info.features["genre"].names
   assert genres == ["portrait", "landscape", "religious_painting"]
@@ -224,7 +224,7 @@ def test_wikiart_csv_genres_and_splits(tmp_path):
   assert train[names[3]]["artist"] == b"caspar-david-friedrich"
 
 
-@pytest.mark.parametrize("cls", [builders.WikiArt, builders.ImageFolder])
+@pytest.mark.parametrize("cls", [tfds_builders.WikiArt, tfds_builders.ImageFolder])
 def test_missing_directory_names_path_and_layout(tmp_path, cls):
   missing = tmp_path / "nowhere"
   with pytest.raises(FileNotFoundError) as info:
@@ -233,7 +233,7 @@ def test_missing_directory_names_path_and_layout(tmp_path, cls):
   assert cls.LAYOUT in str(info.value)
 
 
-@pytest.mark.parametrize("cls", [builders.WikiArt, builders.ImageFolder])
+@pytest.mark.parametrize("cls", [tfds_builders.WikiArt, tfds_builders.ImageFolder])
 def test_directory_without_images_names_path_and_layout(tmp_path, cls):
   empty = tmp_path / "empty"
   empty.mkdir()
@@ -247,12 +247,12 @@ def test_directory_without_images_names_path_and_layout(tmp_path, cls):
 def test_to_rgb_odd_modes():
   one_bit = Image.fromarray(np.eye(4, dtype=bool))
   assert np.array_equal(
-      np.asarray(builders.to_rgb(one_bit))[..., 0], np.eye(4) * 255)
+      np.asarray(tfds_builders.to_rgb(one_bit))[..., 0], np.eye(4) * 255)
   la = Image.fromarray(np.array([[[10, 0], [10, 255]]], np.uint8), "LA")
-  assert np.asarray(builders.to_rgb(la)).tolist() == [
+  assert np.asarray(tfds_builders.to_rgb(la)).tolist() == [
       [[255, 255, 255], [10, 10, 10]]]
   f = Image.fromarray(np.array([[0.0, 0.5, 1.0]], np.float32), "F")
-  assert np.asarray(builders.to_rgb(f))[0, :, 0].tolist() == [0, 128, 255]
+  assert np.asarray(tfds_builders.to_rgb(f))[0, :, 0].tolist() == [0, 128, 255]
 
 
 def test_folder_of_only_corrupt_files_says_so(tmp_path):
@@ -260,5 +260,5 @@ def test_folder_of_only_corrupt_files_says_so(tmp_path):
   (root / "Style").mkdir(parents=True)
   (root / "Style" / "someone_noise.jpg").write_bytes(b"\x00" * 100)
   with pytest.raises(ValueError, match="no readable images") as info:
-    _prepare(builders.WikiArt, root, tmp_path / "tfds")
+    _prepare(tfds_builders.WikiArt, root, tmp_path / "tfds")
   assert "someone_noise.jpg" in str(info.value)

@@ -2,7 +2,7 @@
 
 Parameters are stored raw and initialised from N(0, 1) (divided by the
 learning-rate multiplier for dense layers), so every layer learns at the same
-rate whatever its fan-in; the gains are applied in `stylegan_jax.ops.layers`.
+rate whatever its fan-in; the gains are applied in `stylegan_jax.ops.equalized`.
 Parameter names (`weight`, `bias`) follow the official networks so that
 weights convert by name.
 """
@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from stylegan_jax.ops import filters
-from stylegan_jax.ops import layers
+from stylegan_jax.ops import equalized
 
 
 def normal_init(scale: float = 1.0):
@@ -43,7 +43,7 @@ class Dense(nn.Module):
     if self.use_bias:
       bias = self.param("bias", constant_init(self.bias_init),
                         (self.features,))
-    return layers.dense(x, weight, bias, self.lr_multiplier, self.act)
+    return equalized.dense(x, weight, bias, self.lr_multiplier, self.act)
 
 
 class Conv2d(nn.Module):
@@ -67,6 +67,6 @@ class Conv2d(nn.Module):
     bias = None
     if self.use_bias:
       bias = self.param("bias", nn.initializers.zeros, (self.features,))
-    return layers.conv2d(
+    return equalized.conv2d(
         x, weight, bias, self.act, filters.setup_filter(self.resample_filter),
         up=self.up, down=self.down, gain=gain, conv_clamp=self.conv_clamp)

@@ -9,7 +9,7 @@ import jax
 import numpy as np
 import pytest
 
-from stylegan_jax import models
+from stylegan_jax import model_io
 from stylegan_jax.train import loop
 from tests import reference
 from tests.train.test_loop import tiny_config
@@ -40,7 +40,7 @@ def _render(model, expected):
 def test_official_snapshot_reproduces_expected_outputs(network):
   pkl, expected_path = _snapshot_paths()
   expected = np.load(expected_path)
-  model = models.load_model(pkl, network=network)
+  model = model_io.load_model(pkl, network=network)
   img, img_nchw = _render(model, expected)
   _assert_close(img_nchw, expected[f"out/{network}_img_const"])
   if network == "G_ema":
@@ -61,9 +61,9 @@ def test_convert_cli_exports_and_the_export_reloads(tmp_path):
   assert f"wrote {dest}" in result.stdout
   with np.load(dest, allow_pickle=False) as f:  # No pickled code inside.
     config = json.loads(str(f["config"]))
-  assert config["format"] == models.FORMAT and config["version"] == 1
+  assert config["format"] == model_io.FORMAT and config["version"] == 1
   expected = np.load(expected_path)
-  model = models.load_model(dest)
+  model = model_io.load_model(dest)
   _, img_nchw = _render(model, expected)
   _assert_close(img_nchw, expected["out/G_ema_img_const"])
 
@@ -104,14 +104,14 @@ def test_convert_refuses_and_writes_nothing(tmp_path, payload):
 
 def test_workdir_model_matches_training_state(tmp_path):
   state = loop.train_and_evaluate(tiny_config(2), str(tmp_path))
-  model = models.load_model(tmp_path)
+  model = model_io.load_model(tmp_path)
   assert model.source.startswith(f"{tmp_path}@2")
   assert model.class_names == ("mondrian", "circles", "stripes",
                                "color_field", "dots")
   for a, b in zip(jax.tree.leaves(state.ema_params),
                   jax.tree.leaves(model.variables["params"])):
     np.testing.assert_array_equal(a, b)
-  g_model = models.load_model(f"{tmp_path}@2", network="G")
+  g_model = model_io.load_model(f"{tmp_path}@2", network="G")
   for a, b in zip(jax.tree.leaves(state.g_params),
                   jax.tree.leaves(g_model.variables["params"])):
     np.testing.assert_array_equal(a, b)
@@ -119,9 +119,9 @@ def test_workdir_model_matches_training_state(tmp_path):
   with pytest.raises(ValueError, match="unknown class 'cubism'"):
     model.class_index("cubism")
   with pytest.raises(ValueError, match="has no checkpoint 7"):
-    models.load_model(f"{tmp_path}@7")
+    model_io.load_model(f"{tmp_path}@7")
   # A workdir model exports and reloads to the same images.
-  exported = models.load_model(models.save_model(tmp_path / "m.npz", model))
+  exported = model_io.load_model(model_io.save_model(tmp_path / "m.npz", model))
   z = np.random.RandomState(0).randn(2, model.G.z_dim)
   c = np.eye(5)[[1, 3]]
   np.testing.assert_array_equal(
@@ -131,10 +131,10 @@ def test_workdir_model_matches_training_state(tmp_path):
 
 def test_bad_specs_say_what_was_expected(tmp_path):
   with pytest.raises(FileNotFoundError, match="expected a training workdir"):
-    models.load_model(tmp_path / "nothing-here.pkl")
+    model_io.load_model(tmp_path / "nothing-here.pkl")
   with pytest.raises(FileNotFoundError, match="no checkpoints/ folder"):
-    models.load_model(tmp_path)
+    model_io.load_model(tmp_path)
   bogus = tmp_path / "x.npz"
   np.savez(bogus, a=np.zeros(2))
   with pytest.raises(ValueError, match="not a stylegan_jax.model export"):
-    models.load_model(bogus)
+    model_io.load_model(bogus)

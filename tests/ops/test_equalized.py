@@ -1,4 +1,4 @@
-"""Tests for `stylegan_jax.ops.layers` against NumPy references.
+"""Tests for `stylegan_jax.ops.equalized` against NumPy references.
 
 `np_conv2d_resample` follows the reference README's formulations (padding,
 kernel flip on up-sampling, blur gain); `test_modconv` imports it.
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from stylegan_jax.ops import filters
-from stylegan_jax.ops import layers
+from stylegan_jax.ops import equalized
 from tests.ops.test_filters import np_upfirdn2d
 
 _BLUR = filters.setup_filter([1, 3, 3, 1])
@@ -74,26 +74,26 @@ def _assert_close(got, want, rel=1e-5):
 def test_bias_act_linear_and_lrelu():
   x = _rand((3, 4, 5, 6), 0)
   b = _rand((6,), 1)
-  _assert_close(layers.bias_act(jnp.asarray(x), jnp.asarray(b)), x + b)
-  _assert_close(layers.bias_act(jnp.asarray(x), None, gain=1.5), x * 1.5)
+  _assert_close(equalized.bias_act(jnp.asarray(x), jnp.asarray(b)), x + b)
+  _assert_close(equalized.bias_act(jnp.asarray(x), None, gain=1.5), x * 1.5)
   v = x + b
   want = np.where(v >= 0, v, 0.2 * v) * math.sqrt(2) * 0.7
-  _assert_close(layers.bias_act(jnp.asarray(x), jnp.asarray(b), "lrelu",
+  _assert_close(equalized.bias_act(jnp.asarray(x), jnp.asarray(b), "lrelu",
                                 gain=0.7), want)
   with pytest.raises(ValueError):
-    layers.bias_act(jnp.asarray(x), None, "relu6")
+    equalized.bias_act(jnp.asarray(x), None, "relu6")
 
 
 def test_bias_act_clamps_after_gain():
   x = np.array([-2.0, -0.5, -0.1, 0.1, 0.3, 0.4, 2.0], np.float32)
   # linear, gain 3, clamp 0.5: 0.3 -> 0.9 -> 0.5 (clamp before gain: 0.9).
-  got = np.asarray(layers.bias_act(jnp.asarray(x), None, gain=3.0,
+  got = np.asarray(equalized.bias_act(jnp.asarray(x), None, gain=3.0,
                                    clamp=0.5))
   np.testing.assert_allclose(got, np.clip(x * 3, -0.5, 0.5), rtol=1e-6)
   assert got[4] == pytest.approx(0.5)
   # lrelu: act, then gain sqrt(2) * 2, then clamp.
   b = np.float32(0.05)
-  got = np.asarray(layers.bias_act(jnp.asarray(x), jnp.asarray([b]), "lrelu",
+  got = np.asarray(equalized.bias_act(jnp.asarray(x), jnp.asarray([b]), "lrelu",
                                    gain=2.0, clamp=0.6))
   v = x + b
   want = np.clip(np.where(v >= 0, v, 0.2 * v) * 2 * math.sqrt(2), -0.6, 0.6)
@@ -104,14 +104,14 @@ def test_bias_act_clamps_after_gain():
                                                (0.01, "lrelu")])
 def test_dense_gains(lr_multiplier, act):
   x, w, b = _rand((5, 7), 2), _rand((7, 3), 3) * 10, _rand((3,), 4) * 10
-  got = layers.dense(jnp.asarray(x), jnp.asarray(w), jnp.asarray(b),
+  got = equalized.dense(jnp.asarray(x), jnp.asarray(w), jnp.asarray(b),
                      lr_multiplier, act)
   v = x.astype(np.float64) @ (w * lr_multiplier / math.sqrt(7)) + (
       b * lr_multiplier)
   if act == "lrelu":
     v = np.where(v >= 0, v, 0.2 * v) * math.sqrt(2)
   _assert_close(got, v)
-  got = layers.dense(jnp.asarray(x), jnp.asarray(w), None, lr_multiplier)
+  got = equalized.dense(jnp.asarray(x), jnp.asarray(w), None, lr_multiplier)
   _assert_close(got, x @ (w * lr_multiplier / math.sqrt(7)))
 
 
@@ -126,7 +126,7 @@ def test_conv2d_resample_matches_numpy(k, up, down):
   x = _rand((2, 6, 8, 3), 5)
   # A non-symmetric kernel, so a missing or extra flip shows.
   w = _rand((k, k, 3, 4), 6)
-  got = layers.conv2d_resample(jnp.asarray(x), jnp.asarray(w), _BLUR, up=up,
+  got = equalized.conv2d_resample(jnp.asarray(x), jnp.asarray(w), _BLUR, up=up,
                                down=down)
   assert got.shape == (2, 6 * up // down, 8 * up // down, 4)
   _assert_close(got, np_conv2d_resample(x, w, up, down))
@@ -137,7 +137,7 @@ def test_conv2d_resample_up_is_not_a_cross_correlation():
   # give different answers, so the test above pins the flip.
   x = _rand((1, 4, 4, 2), 7)
   w = _rand((3, 3, 2, 2), 8)
-  got = np.asarray(layers.conv2d_resample(jnp.asarray(x), jnp.asarray(w),
+  got = np.asarray(equalized.conv2d_resample(jnp.asarray(x), jnp.asarray(w),
                                           _BLUR, up=2))
   wrong = np_conv2d_resample(x, np.ascontiguousarray(w[::-1, ::-1]), up=2)
   assert np.max(np.abs(got - wrong)) > 1e-2 * np.max(np.abs(got))
@@ -146,15 +146,15 @@ def test_conv2d_resample_up_is_not_a_cross_correlation():
 def test_conv2d_resample_errors():
   x = jnp.zeros((1, 8, 8, 2))
   with pytest.raises(ValueError, match="1x1 and 3x3"):
-    layers.conv2d_resample(x, jnp.zeros((5, 5, 2, 2)))
+    equalized.conv2d_resample(x, jnp.zeros((5, 5, 2, 2)))
   with pytest.raises(ValueError, match="1x1 and 3x3"):
-    layers.conv2d_resample(x, jnp.zeros((5, 5, 2, 2)), _BLUR, down=2)
+    equalized.conv2d_resample(x, jnp.zeros((5, 5, 2, 2)), _BLUR, down=2)
   with pytest.raises(ValueError):
-    layers.conv2d_resample(x, jnp.zeros((3, 3, 2, 2)), _BLUR, up=2, down=2)
+    equalized.conv2d_resample(x, jnp.zeros((3, 3, 2, 2)), _BLUR, up=2, down=2)
   with pytest.raises(ValueError):
-    layers.conv2d_resample(x, jnp.zeros((3, 3, 2, 2)), None, up=2)
+    equalized.conv2d_resample(x, jnp.zeros((3, 3, 2, 2)), None, up=2)
   with pytest.raises(ValueError):
-    layers.conv2d(x, jnp.zeros((5, 5, 2, 2)), None)
+    equalized.conv2d(x, jnp.zeros((5, 5, 2, 2)), None)
 
 
 def test_conv2d_layer_gain_bias_act_clamp():
@@ -162,7 +162,7 @@ def test_conv2d_layer_gain_bias_act_clamp():
   w = _rand((3, 3, 3, 5), 10)
   b = _rand((5,), 11)
   g, clamp = math.sqrt(0.5), 0.4
-  got = layers.conv2d(jnp.asarray(x), jnp.asarray(w), jnp.asarray(b),
+  got = equalized.conv2d(jnp.asarray(x), jnp.asarray(w), jnp.asarray(b),
                       "lrelu", _BLUR, down=2, gain=g, conv_clamp=clamp)
   v = np_conv2d_resample(x, w / math.sqrt(3 * 9), down=2) + b
   v = np.where(v >= 0, v, 0.2 * v) * math.sqrt(2) * g
@@ -171,7 +171,7 @@ def test_conv2d_layer_gain_bias_act_clamp():
   _assert_close(got, want)
   # 1x1 up without bias, linear.
   w1 = _rand((1, 1, 3, 2), 12)
-  got = layers.conv2d(jnp.asarray(x), jnp.asarray(w1), None, f=_BLUR, up=2)
+  got = equalized.conv2d(jnp.asarray(x), jnp.asarray(w1), None, f=_BLUR, up=2)
   _assert_close(got, np_conv2d_resample(x, w1 / math.sqrt(3), up=2))
 
 
@@ -200,7 +200,7 @@ def test_minibatch_std_matches_numpy(group_size, num_channels):
   # Per-sample scales make every group's stddev distinct.
   x = _rand((8, 3, 3, 4), 13) * np.arange(1, 9, dtype=np.float32)[
       :, None, None, None]
-  got = layers.minibatch_std(jnp.asarray(x), group_size, num_channels)
+  got = equalized.minibatch_std(jnp.asarray(x), group_size, num_channels)
   assert got.shape == (8, 3, 3, 4 + num_channels)
   _assert_close(got, np_minibatch_std(x, group_size, num_channels))
 
@@ -208,7 +208,7 @@ def test_minibatch_std_matches_numpy(group_size, num_channels):
 def test_minibatch_std_groups_are_strided_not_contiguous():
   x = _rand((8, 2, 2, 2), 14) * np.arange(1, 9, dtype=np.float32)[
       :, None, None, None]
-  got = np.asarray(layers.minibatch_std(jnp.asarray(x), 4))[:, 0, 0, -1]
+  got = np.asarray(equalized.minibatch_std(jnp.asarray(x), 4))[:, 0, 0, -1]
   # Strided groups of 4 with N=8: {0,2,4,6} and {1,3,5,7}.
   np.testing.assert_allclose(got[0::2], got[0], rtol=1e-6)
   np.testing.assert_allclose(got[1::2], got[1], rtol=1e-6)
@@ -217,18 +217,18 @@ def test_minibatch_std_groups_are_strided_not_contiguous():
 
 def test_minibatch_std_rejects_indivisible_batch():
   with pytest.raises(ValueError, match="divisible"):
-    layers.minibatch_std(jnp.zeros((6, 2, 2, 2)), 4)
+    equalized.minibatch_std(jnp.zeros((6, 2, 2, 2)), 4)
 
 
 def test_normalize_2nd_moment():
   x = _rand((4, 7), 15) * np.array([[0.1], [1], [10], [1000]], np.float32)
-  got = np.asarray(layers.normalize_2nd_moment(jnp.asarray(x)))
+  got = np.asarray(equalized.normalize_2nd_moment(jnp.asarray(x)))
   want = x / np.sqrt(np.mean(np.square(x.astype(np.float64)), axis=1,
                              keepdims=True) + 1e-8)
   _assert_close(got, want)
   np.testing.assert_allclose(np.mean(got**2, axis=1), 1.0, rtol=1e-5)
   # eps keeps a zero row finite.
-  zero = layers.normalize_2nd_moment(jnp.zeros((1, 3)))
+  zero = equalized.normalize_2nd_moment(jnp.zeros((1, 3)))
   assert np.all(np.asarray(zero) == 0)
 
 
@@ -237,7 +237,7 @@ def test_normalize_2nd_moment():
 
 def test_minibatch_std_gradients():
   x = jnp.asarray(_rand((4, 2, 2, 4), 16))
-  fn = jax.jit(lambda x: layers.minibatch_std(x, 2, num_channels=2))
+  fn = jax.jit(lambda x: equalized.minibatch_std(x, 2, num_channels=2))
   jtu.check_grads(fn, (x,), order=1, modes=["rev"])
 
 
@@ -250,6 +250,6 @@ def test_bias_act_gradients():
                  rng.uniform(1.5, 2.5, (3, 4)))
   x = jnp.asarray(mag * rng.choice([-1.0, 1.0], (3, 4)), jnp.float32)
   b = jnp.zeros((4,), jnp.float32)
-  fn = jax.jit(lambda x, b: layers.bias_act(x, b, "lrelu", clamp=1.2))
+  fn = jax.jit(lambda x, b: equalized.bias_act(x, b, "lrelu", clamp=1.2))
   assert np.any(np.asarray(fn(x, b)) == np.float32(1.2))
   jtu.check_grads(fn, (x, b), order=1, modes=["rev"], eps=1e-3)

@@ -27,7 +27,7 @@ from stylegan_jax.interop import official
 from stylegan_jax.interop import official_pickle
 from stylegan_jax.nets import Discriminator
 from stylegan_jax.nets import Generator
-from stylegan_jax.train import builders
+from stylegan_jax.train import setup
 from stylegan_jax.train import state as state_lib
 
 FORMAT = "stylegan_jax.model"
@@ -122,8 +122,8 @@ def _from_workdir(workdir: pathlib.Path, step: int | None,
     raise ValueError(f"{workdir} has no checkpoint {step}; it has {steps}")
   meta = checkpoint.read_config(manager, step)
   config = ml_collections.ConfigDict(meta["config"])
-  G, D = builders.create_networks(config, meta["c_dim"])
-  g_tx, d_tx = builders.create_optimizers(config)
+  G, D = setup.create_networks(config, meta["c_dim"])
+  g_tx, d_tx = setup.create_optimizers(config)
   device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
   abstract = jax.eval_shape(lambda: state_lib.create_train_state(
       jax.random.key(0), G, D, g_tx, d_tx))
