@@ -1,18 +1,16 @@
 r"""Training throughput on synthetic data: compile time, s/kimg, memory.
 
-Owns the training benchmark. It builds the networks, optimizers, state and
-jitted phase steps with the training loop's own helpers
-(`loop.create_networks`, `create_optimizers`, `create_state`,
-`compile_steps`, `step.make_phase_steps`) over `sharding.create_mesh`, and
-feeds them one fixed batch of random images in [-1, 1] and random labels, so
-no dataset is read. (The loop module's own imports still load TensorFlow;
-nothing here uses it.)
+Owns the training benchmark. It builds everything with the training loop's
+own set-up path (`train.setup.build`) over `sharding.create_mesh`, and feeds
+it random images in [-1, 1] and random labels through `Setup.global_batch`
+and `Setup.run_iteration`, as the loop does, so no dataset is read and
+TensorFlow is never imported.
 
   python benchmarks/train_throughput.py --config experiments/paper256.py \
       --config.train.batch_size=32 --iters 20 --warmup 3
 
-Reports, per phase (`g_main`, `g_reg`, `d_main`, `d_reg`, `ema`): the lower
-and compile time and the steady-state seconds per call. Then, for the
+Reports, per step (`g_main`, `g_reg`, `d_main`, `d_reg`, `end_iteration`):
+the compile time and the steady-state seconds per call. Then, for the
 iteration mix `phases_for_step` gives (every iteration g_main + d_main +
 ema, g_reg every `g_reg_interval`, d_reg every `d_reg_interval`): the
 mix-weighted expected time per iteration from the per-phase timings, and a
@@ -42,10 +40,13 @@ from ml_collections import config_flags
 import numpy as np
 import optax
 
+from stylegan_jax import configs
+from stylegan_jax import errors
 from stylegan_jax import sharding
 from stylegan_jax.data import embedded
+from stylegan_jax.errors import UserError
 from stylegan_jax.ops import modconv
-from stylegan_jax.train import loop
+from stylegan_jax.train import setup as setup_lib
 from stylegan_jax.train import step as step_lib
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -99,35 +100,33 @@ def _memory_analysis(compiled) -> dict[str, int] | None:
           if hasattr(analysis, f)}
 
 
-def phase_mix(scfg) -> tuple[dict[str, float], int]:
-  """Calls per iteration of each phase, averaged over one full period.
+def phase_mix(setup) -> tuple[dict[str, float], int]:
+  """Calls per iteration of each step, averaged over one full period.
 
   Args:
-    scfg: the `StepConfig`.
+    setup: the `Setup` (its algorithm picks the phases per iteration).
 
   Returns:
-    ({phase: expected calls per iteration}, period in iterations).
+    ({step name: expected calls per iteration}, period in iterations).
   """
-  period = math.lcm(max(scfg.g_reg_interval, 1), max(scfg.d_reg_interval, 1))
+  cfg = setup.step_config
+  period = math.lcm(max(cfg.g_reg_interval, 1), max(cfg.d_reg_interval, 1))
   counts = {name: 0 for name in step_lib.PHASES}
   for i in range(period):
-    for name in step_lib.phases_for_step(i, scfg):
+    for name in setup.algorithm.phases(i):
       counts[name] += 1
   mix = {name: n / period for name, n in counts.items() if n}
-  mix["ema"] = 1.0
+  mix[setup_lib.END_ITERATION] = 1.0
   return mix, period
 
 
-def _synthetic_batch(config, c_dim: int, per_process_batch: int, mesh):
-  """Uniform images in [-1, 1] [B, H, W, 3] and one-hot labels [B, c_dim]."""
+def _synthetic_host_batch(config, c_dim: int, per_process_batch: int):
+  """Uniform images in [-1, 1] [B, H, W, 3] and int labels [B]."""
   rng = np.random.default_rng(config.train.seed)
   res = config.data.resolution
   image = rng.uniform(-1.0, 1.0, (per_process_batch, res, res, 3))
   labels = rng.integers(0, max(c_dim, 1), per_process_batch)
-  return sharding.global_batch({
-      "image": image.astype(np.float32),
-      "label": step_lib.labels_to_one_hot(labels, c_dim),
-  }, mesh)
+  return {"image": image.astype(np.float32), "label": labels}
 
 
 def _class_count(config, num_classes: int) -> int:
@@ -143,13 +142,16 @@ def _class_count(config, num_classes: int) -> int:
 def run_benchmark(config, *, config_name: str, iters: int = 10,
                   warmup: int = 2, run_iters: int = 16,
                   num_classes: int = -1) -> dict[str, Any]:
-  """Compiles and times every phase, then a run of full iterations.
+  """Compiles and times every step, then a run of full iterations.
+
+  Everything comes from `setup.build`, and the measured run goes through
+  `Setup.global_batch` and `Setup.run_iteration`, as the training loop does.
 
   Args:
     config: the experiment ConfigDict (as `--config` gives it).
     config_name: recorded as `config` (e.g. 'paper256').
-    iters: timed calls of each phase, each waited on.
-    warmup: untimed calls of each phase before those.
+    iters: timed calls of each step, each waited on.
+    warmup: untimed calls of each step before those.
     run_iters: consecutive iterations in the measured run (0: skip).
     num_classes: c_dim for conditional configs (-1: automatic).
 
@@ -157,51 +159,39 @@ def run_benchmark(config, *, config_name: str, iters: int = 10,
     The JSON-able result dict (see benchmarks/README.md for the keys).
   """
   if iters < 1:
-    raise ValueError(f"--iters must be at least 1, got {iters}")
+    raise UserError(f"--iters must be at least 1, got {iters}")
   jax.config.update("jax_threefry_partitionable", True)
   jax.config.update("jax_default_matmul_precision",
                     config.train.matmul_precision)
   started = datetime.datetime.now(datetime.timezone.utc)
 
   mesh = sharding.create_mesh(config.mesh.num_devices)
+  configs.validate(config, num_devices=mesh.devices.size, check_paths=False)
   per_process_batch = sharding.check_batch_size(config.train.batch_size, mesh)
   c_dim = _class_count(config, num_classes)
-  G, D = loop.create_networks(config, c_dim)
-  g_tx, d_tx = loop.create_optimizers(config)
-  abstract, shardings, init = loop.create_state(config, G, D, g_tx, d_tx,
-                                                mesh)
-  scfg = loop.step_config(config)
-  class_probs = np.full(c_dim, 1.0 / max(c_dim, 1))
-  steps = loop.compile_steps(G, D, g_tx, d_tx, scfg, class_probs, shardings,
-                             mesh)
-  batch = _synthetic_batch(config, c_dim, per_process_batch, mesh)
-  mix, period = phase_mix(scfg)
-  phases = [p for p in (*step_lib.PHASES, "ema") if p in mix]
+  setup = setup_lib.build(config, c_dim, mesh)
+  host_batch = _synthetic_host_batch(config, c_dim, per_process_batch)
+  batch = setup.global_batch(host_batch)
+  mix, period = phase_mix(setup)
 
   t0 = time.perf_counter()
-  state = jax.block_until_ready(init())
+  state = jax.block_until_ready(setup.init())
   init_s = time.perf_counter() - t0
 
   # Compile ahead of time against the abstract (sharded) state.
-  compiled, per_phase = {}, {}
-  for name in phases:
-    args = (abstract,) if name == "ema" else (abstract, batch)
-    t0 = time.perf_counter()
-    lowered = steps[name].lower(*args)
-    t1 = time.perf_counter()
-    compiled[name] = lowered.compile()
-    t2 = time.perf_counter()
-    per_phase[name] = {"lower_s": t1 - t0, "compile_s": t2 - t1,
-                       "calls_per_iter": mix[name],
-                       "memory_analysis": _memory_analysis(compiled[name])}
+  setup = setup.compiled()
+  per_phase = {name: {"compile_s": setup.compile_seconds[name],
+                      "calls_per_iter": mix[name],
+                      "memory_analysis": _memory_analysis(setup.steps[name])}
+               for name in mix}
 
   def call(name, state):
-    if name == "ema":
-      return compiled[name](state), None
-    return compiled[name](state, batch)
+    if name == setup_lib.END_ITERATION:
+      return setup.steps[name](state), None
+    return setup.steps[name](state, batch)
 
-  # Steady state, one phase at a time; every call is waited on.
-  for name in phases:
+  # Steady state, one step at a time; every call is waited on.
+  for name in mix:
     t0 = time.perf_counter()
     state, metrics = jax.block_until_ready(call(name, state))
     per_phase[name]["first_call_s"] = time.perf_counter() - t0
@@ -221,7 +211,7 @@ def run_benchmark(config, *, config_name: str, iters: int = 10,
       per_phase[name]["nonfinite_metrics"] = bad
 
   batch_size = config.train.batch_size
-  expected_s = sum(per_phase[p]["sec_per_call"] * mix[p] for p in phases)
+  expected_s = sum(per_phase[p]["sec_per_call"] * mix[p] for p in mix)
 
   def rates(sec_per_iter):
     return {"sec_per_iter": sec_per_iter,
@@ -230,18 +220,17 @@ def run_benchmark(config, *, config_name: str, iters: int = 10,
 
   measured = None
   if run_iters > 0:
-    # Start from step 0 of the schedule, as a fresh run does (both regs).
+    # As the loop runs it, from step 0 of the schedule (both regs first).
     t0 = time.perf_counter()
     for i in range(run_iters):
-      for name in step_lib.phases_for_step(i, scfg):
-        state, metrics = call(name, state)
-      state, _ = call("ema", state)
+      state, metrics = setup.run_iteration(
+          state, setup.global_batch(host_batch), i)
     jax.block_until_ready((state, metrics))
     measured = {"iters": run_iters,
                 **rates((time.perf_counter() - t0) / run_iters)}
 
   devices = jax.devices()
-  fused = G.fused_modconv
+  fused = setup.G.fused_modconv
   return {
       "config": config_name,
       "date": started.isoformat(timespec="seconds"),
@@ -272,8 +261,7 @@ def run_benchmark(config, *, config_name: str, iters: int = 10,
       "warmup": warmup,
       "mix_period": period,
       "init_s": init_s,
-      "compile_s_total": sum(p["lower_s"] + p["compile_s"]
-                             for p in per_phase.values()),
+      "compile_s_total": sum(p["compile_s"] for p in per_phase.values()),
       "phases": per_phase,
       "expected": rates(expected_s),
       "measured": measured,
@@ -313,10 +301,14 @@ def default_json_path(result: dict[str, Any]) -> pathlib.Path:
 
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    errors.fail(f"unexpected arguments {argv[1:]} — see --helpshort")
   if _CONFIG.value is None:
-    raise app.UsageError("--config is required, e.g. "
-                         "--config experiments/paper256.py")
+    errors.fail("--config is required — e.g. --config "
+                "experiments/paper256.py")
+  errors.report_user_errors(_main, sys.argv)
+
+
+def _main() -> None:
   result = run_benchmark(_CONFIG.value, config_name=_config_name(),
                          iters=_ITERS.value, warmup=_WARMUP.value,
                          run_iters=_RUN_ITERS.value,
@@ -331,4 +323,4 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=configs.parse_flags)

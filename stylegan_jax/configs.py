@@ -1,33 +1,63 @@
-"""The experiment config schema and the official presets, in one place.
+"""The experiment config schema, the official presets and config validation.
 
-`base_config()` returns the sectioned ConfigDict every experiment starts
-from (data, model, loss, optim, train, mesh); `apply_preset` sets the
-hyper-parameters of the official `--cfg` presets (stylegan2, paper256,
-paper512, paper1024, cifar, auto). Experiment files in `experiments/` call
-these and override what they need.
+This module is the one place for every training default. `base_config()`
+returns the sectioned ConfigDict every experiment starts from (`data`,
+`model`, `loss`, `optim`, `train`, `mesh`); `apply_preset` sets the
+hyper-parameters of the official `--cfg` presets (`PRESETS`, named dicts);
+`validate` checks a finished config in milliseconds (unknown keys with the
+nearest valid one, types, ranges, devices, paths) and raises a one-line
+`ConfigError`. The network modules keep the official constructors' own
+defaults (so `Generator()` is the official `Generator()`); the values used
+for training are the ones here.
 """
 
+import difflib
+import math
+import os
+import re
+from typing import Any
+
+from absl import flags
 import ml_collections
 
-PRESETS = ("auto", "stylegan2", "paper256", "paper512", "paper1024", "cifar")
+from stylegan_jax import errors
+from stylegan_jax.errors import ConfigError
 
-# Official preset table: batch, mbstd group, fmaps, lr, r1_gamma, ema_kimg,
-# ema_rampup, mapping layers. channel_base = fmaps * 32768.
-_PRESET_TABLE = {
-    "stylegan2": (32, 4, 1.0, 0.002, 10.0, 10.0, None, 8),
-    "paper256": (64, 8, 0.5, 0.0025, 1.0, 20.0, None, 8),
-    "paper512": (64, 8, 1.0, 0.0025, 0.5, 20.0, None, 8),
-    "paper1024": (32, 4, 1.0, 0.002, 2.0, 10.0, None, 8),
-    "cifar": (64, 32, 1.0, 0.0025, 0.01, 500.0, 0.05, 2),
+SOURCES = ("embedded", "wikiart", "image_folder")
+CROPS = ("center", "pad")
+ARCHITECTURES = ("orig", "skip", "resnet")
+MATMUL_PRECISIONS = ("default", "high", "highest", "bfloat16", "tensorfloat32",
+                     "float32")
+RESUME_MODES = ("auto", "fresh")
+
+# The official presets (`train.py --cfg`). channel_base = fmaps * 32768.
+PRESETS: dict[str, dict[str, Any]] = {
+    "stylegan2": dict(batch_size=32, mbstd_group_size=4, fmaps=1.0, lr=0.002,
+                      r1_gamma=10.0, ema_kimg=10.0, ema_rampup=None,
+                      mapping_layers=8),
+    "paper256": dict(batch_size=64, mbstd_group_size=8, fmaps=0.5,
+                     lr=0.0025, r1_gamma=1.0, ema_kimg=20.0, ema_rampup=None,
+                     mapping_layers=8),
+    "paper512": dict(batch_size=64, mbstd_group_size=8, fmaps=1.0,
+                     lr=0.0025, r1_gamma=0.5, ema_kimg=20.0, ema_rampup=None,
+                     mapping_layers=8),
+    "paper1024": dict(batch_size=32, mbstd_group_size=4, fmaps=1.0,
+                      lr=0.002, r1_gamma=2.0, ema_kimg=10.0, ema_rampup=None,
+                      mapping_layers=8),
+    "cifar": dict(batch_size=64, mbstd_group_size=32, fmaps=1.0, lr=0.0025,
+                  r1_gamma=0.01, ema_kimg=500.0, ema_rampup=0.05,
+                  mapping_layers=2, pl_weight=0.0, style_mixing_prob=0.0,
+                  d_architecture="orig"),
 }
+PRESET_NAMES = ("auto", *PRESETS)
 
 
 def base_config() -> ml_collections.ConfigDict:
-  """Every field an experiment can set, with the official defaults."""
+  """Every field an experiment can set, with its default."""
   config = ml_collections.ConfigDict()
 
   config.data = ml_collections.ConfigDict()
-  config.data.source = "embedded"  # 'embedded' | 'wikiart' | 'image_folder'.
+  config.data.source = "embedded"  # One of SOURCES.
   config.data.data_dir = ""  # The image folder (wikiart / image_folder).
   config.data.tfds_dir = ""  # Prepared TFDS files; default <workdir>/tfds.
   config.data.resolution = 256
@@ -47,7 +77,7 @@ def base_config() -> ml_collections.ConfigDict:
   config.model.mapping_lr_multiplier = 0.01
   config.model.channel_base = 32768
   config.model.channel_max = 512
-  config.model.conv_clamp = 256.0
+  config.model.conv_clamp = 256.0  # None: no clamping.
   config.model.g_architecture = "skip"
   config.model.d_architecture = "resnet"
   config.model.mbstd_group_size = 4
@@ -77,7 +107,7 @@ def base_config() -> ml_collections.ConfigDict:
   config.train.ema_rampup = ml_collections.config_dict.placeholder(float)
   config.train.seed = 0
   config.train.log_every_kimg = 4.0
-  config.train.snapshot_kimg = 200.0  # Sample grid (and checkpoint).
+  config.train.snapshot_kimg = 200.0  # Sample grid (and metrics).
   config.train.checkpoint_kimg = 200.0
   config.train.keep_checkpoints = 3
   config.train.grid_size = 8  # Grid of grid_size x grid_size samples.
@@ -85,6 +115,9 @@ def base_config() -> ml_collections.ConfigDict:
   # on this many generated and real images; 0 turns it off.
   config.train.metric_num_images = 1024
   config.train.matmul_precision = "highest"  # As the official (no TF32).
+  # 'auto' resumes the workdir's newest checkpoint; 'fresh' refuses to
+  # touch a workdir that has checkpoints (start a new one).
+  config.train.resume = "auto"
 
   config.mesh = ml_collections.ConfigDict()
   config.mesh.num_devices = -1  # -1: every device of every process.
@@ -97,41 +130,41 @@ def apply_preset(config: ml_collections.ConfigDict, name: str,
 
   Args:
     config: a `base_config()`; `config.data.resolution` must be final.
-    name: one of PRESETS.
+    name: one of PRESET_NAMES.
     num_devices: device count, used by `auto` as the official uses GPUs.
 
   Returns:
     `config`, for chaining.
   """
-  if name not in PRESETS:
-    raise ValueError(f"unknown preset {name!r}; choose one of {PRESETS}")
-  res = config.data.resolution
   if name == "auto":
+    res = config.data.resolution
     batch = max(min(num_devices * min(4096 // res, 32), 64), num_devices)
-    row = (batch, min(batch // num_devices, 4), 1.0 if res >= 512 else 0.5,
-           0.002 if res >= 1024 else 0.0025, 0.0002 * res**2 / batch,
-           batch * 10 / 32, 0.05, 2)
+    preset = dict(batch_size=batch,
+                  mbstd_group_size=min(batch // num_devices, 4),
+                  fmaps=1.0 if res >= 512 else 0.5,
+                  lr=0.002 if res >= 1024 else 0.0025,
+                  r1_gamma=0.0002 * res**2 / batch,
+                  ema_kimg=batch * 10 / 32, ema_rampup=0.05,
+                  mapping_layers=2)
+  elif name in PRESETS:
+    preset = PRESETS[name]
   else:
-    row = _PRESET_TABLE[name]
-  batch, mbstd, fmaps, lr, gamma, ema_kimg, ema_rampup, map_layers = row
-  config.train.batch_size = batch
-  config.model.mbstd_group_size = mbstd
-  config.model.channel_base = int(fmaps * 32768)
+    raise ConfigError(f"unknown preset {name!r} — choose one of "
+                      f"{', '.join(PRESET_NAMES)}")
+  config.train.batch_size = preset["batch_size"]
+  config.model.mbstd_group_size = preset["mbstd_group_size"]
+  config.model.channel_base = int(preset["fmaps"] * 32768)
   config.model.channel_max = 512
   config.model.z_dim = config.model.w_dim = 512
-  config.model.mapping_layers = map_layers
-  config.optim.g_lr = config.optim.d_lr = lr
-  config.loss.r1_gamma = gamma
-  config.train.ema_kimg = ema_kimg
-  config.train.ema_rampup = ema_rampup
+  config.model.mapping_layers = preset["mapping_layers"]
   config.model.conv_clamp = 256.0
-  config.loss.style_mixing_prob = 0.9
-  config.loss.pl_weight = 2.0
-  config.model.d_architecture = "resnet"
-  if name == "cifar":
-    config.loss.pl_weight = 0.0
-    config.loss.style_mixing_prob = 0.0
-    config.model.d_architecture = "orig"
+  config.model.d_architecture = preset.get("d_architecture", "resnet")
+  config.optim.g_lr = config.optim.d_lr = preset["lr"]
+  config.loss.r1_gamma = preset["r1_gamma"]
+  config.loss.pl_weight = preset.get("pl_weight", 2.0)
+  config.loss.style_mixing_prob = preset.get("style_mixing_prob", 0.9)
+  config.train.ema_kimg = preset["ema_kimg"]
+  config.train.ema_rampup = preset["ema_rampup"]
   return config
 
 
@@ -142,16 +175,22 @@ def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
   """
   out = ml_collections.ConfigDict(defaults)
   for item in filter(None, (arg or "").split(",")):
-    key, _, value = item.partition("=")
+    key, sep, value = item.partition("=")
     if key not in defaults:
-      raise ValueError(f"unknown config argument {key!r}; known: "
-                       f"{sorted(defaults)}")
-    if not _:
+      raise ConfigError(f"unknown config argument {key!r} — known: "
+                        f"{', '.join(sorted(defaults))}")
+    if not sep:
       out[key] = True
     elif isinstance(defaults[key], bool):
       out[key] = value.lower() in ("1", "true", "yes")
     else:
-      out[key] = type(defaults[key])(value)
+      try:
+        out[key] = type(defaults[key])(value)
+      except ValueError:
+        raise ConfigError(
+            f"config argument {key}={value!r} is not a "
+            f"{type(defaults[key]).__name__} — e.g. {key}={defaults[key]}"
+        ) from None
   return out
 
 
@@ -171,3 +210,216 @@ def preset_config(name: str, arg: str | None,
   config.data.resolution = a.res
   config.data.xflip = True
   return apply_preset(config, name, num_devices=a.gpus)
+
+
+# ---------------------------------------------------------------- validation --
+
+
+def flat_keys(config: ml_collections.ConfigDict, prefix: str = "") -> list[str]:
+  """Dotted paths of every leaf of `config` ('train.batch_size', ...)."""
+  out = []
+  for key, value in config.items():
+    path = f"{prefix}{key}"
+    if isinstance(value, ml_collections.ConfigDict):
+      out.extend(flat_keys(value, path + "."))
+    else:
+      out.append(path)
+  return out
+
+
+def nearest_key(key: str, known: list[str]) -> str | None:
+  """The valid key closest to a misspelt one, or None."""
+  leaf = key.rsplit(".", 1)[-1]
+  by_leaf = {k.rsplit(".", 1)[-1]: k for k in known}
+  match = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+  if match:
+    return match[0]
+  match = difflib.get_close_matches(leaf, list(by_leaf), n=1, cutoff=0.6)
+  return by_leaf[match[0]] if match else None
+
+
+def unknown_key_error(key: str) -> ConfigError:
+  """The one-line error for a key the schema does not have."""
+  near = nearest_key(key, flat_keys(base_config()))
+  hint = (f"did you mean '{near}'?" if near else
+          "see stylegan_jax/configs.py for every key")
+  return ConfigError(f"unknown config key '{key}' — {hint}")
+
+
+def check_keys(config: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError for the first key that is not in `base_config()`."""
+  known = set(flat_keys(base_config()))
+  for key in flat_keys(config):
+    if key not in known:
+      raise unknown_key_error(key)
+  sections = {k.split(".", 1)[0] for k in known}
+  for key in config.keys():
+    if key not in sections:
+      raise unknown_key_error(key)
+
+
+def _require(ok: bool, key: str, value: Any, want: str) -> None:
+  if not ok:
+    raise ConfigError(f"{key}={value!r} is invalid — {want} "
+                      f"(--config.{key}=...)")
+
+
+def _is_power_of_two(x: int) -> bool:
+  return x >= 1 and (x & (x - 1)) == 0
+
+
+def validate(config: ml_collections.ConfigDict, *,
+             num_devices: int | None = None,
+             check_paths: bool = True) -> None:
+  """Checks a finished config; raises a one-line ConfigError.
+
+  Cheap enough to run before anything is built (no JAX, no data reading).
+
+  Args:
+    config: the experiment config.
+    num_devices: devices the mesh will span (for the batch split); None skips
+      that check.
+    check_paths: also check that folders and files named in it exist.
+  """
+  check_keys(config)
+  d, m, l, o, t = (config.data, config.model, config.loss, config.optim,
+                   config.train)
+  _require(d.source in SOURCES, "data.source", d.source,
+           f"one of {', '.join(SOURCES)}")
+  _require(d.crop in CROPS, "data.crop", d.crop, f"one of {', '.join(CROPS)}")
+  _require(d.resolution >= 4 and _is_power_of_two(d.resolution),
+           "data.resolution", d.resolution,
+           "StyleGAN needs a power of two >= 4 (e.g. 64, 128, 256)")
+  _require(d.shuffle_buffer >= 1, "data.shuffle_buffer", d.shuffle_buffer,
+           "use a positive number of examples")
+  _require(d.embedded_num_images >= 1, "data.embedded_num_images",
+           d.embedded_num_images, "use a positive number of images")
+  if d.source != "embedded":
+    _require(bool(d.data_dir), "data.data_dir", d.data_dir,
+             f"source {d.source!r} reads images from a folder: set "
+             "data.data_dir (or the experiment's data= argument)")
+
+  for key in ("z_dim", "w_dim", "mapping_layers", "channel_base",
+              "channel_max"):
+    _require(m[key] >= 1, f"model.{key}", m[key], "use a positive integer")
+  _require(m.mapping_lr_multiplier > 0, "model.mapping_lr_multiplier",
+           m.mapping_lr_multiplier, "use a positive number")
+  _require(m.conv_clamp is None or m.conv_clamp > 0, "model.conv_clamp",
+           m.conv_clamp, "use a positive number, or None for no clamping")
+  for key in ("g_architecture", "d_architecture"):
+    _require(m[key] in ARCHITECTURES, f"model.{key}", m[key],
+             f"one of {', '.join(ARCHITECTURES)}")
+  _require(m.mbstd_group_size >= 1, "model.mbstd_group_size",
+           m.mbstd_group_size, "use a positive group size")
+  c4 = min(m.channel_base // 4, m.channel_max)
+  _require(m.mbstd_num_channels >= 0 and (
+      m.mbstd_num_channels == 0 or c4 % m.mbstd_num_channels == 0),
+           "model.mbstd_num_channels", m.mbstd_num_channels,
+           f"use 0 or a divisor of the {c4} channels at 4x4")
+
+  for key in ("r1_gamma", "pl_weight"):
+    _require(l[key] >= 0 and math.isfinite(l[key]), f"loss.{key}", l[key],
+             "use a finite number >= 0 (0 turns it off)")
+  _require(0 < l.pl_decay <= 1, "loss.pl_decay", l.pl_decay,
+           "use a number in (0, 1]")
+  _require(l.pl_batch_shrink >= 1 and t.batch_size % l.pl_batch_shrink == 0,
+           "loss.pl_batch_shrink", l.pl_batch_shrink,
+           f"use a divisor of train.batch_size={t.batch_size}")
+  _require(0 <= l.style_mixing_prob <= 1, "loss.style_mixing_prob",
+           l.style_mixing_prob, "use a probability in [0, 1]")
+
+  for key in ("g_lr", "d_lr", "eps"):
+    _require(o[key] > 0 and math.isfinite(o[key]), f"optim.{key}", o[key],
+             "use a positive number")
+  _require(len(o.betas) == 2 and all(0 <= b < 1 for b in o.betas),
+           "optim.betas", tuple(o.betas), "use two numbers in [0, 1)")
+  for key in ("g_reg_interval", "d_reg_interval"):
+    _require(o[key] >= 1, f"optim.{key}", o[key], "use an integer >= 1")
+
+  _require(t.total_kimg > 0 and math.isfinite(t.total_kimg),
+           "train.total_kimg", t.total_kimg, "use a positive number of kimg")
+  _require(t.batch_size >= 1, "train.batch_size", t.batch_size,
+           "use a positive batch size")
+  if num_devices is not None and t.batch_size % num_devices:
+    raise ConfigError(
+        f"train.batch_size={t.batch_size} is not divisible by the "
+        f"{num_devices} devices of the mesh — use a multiple of {num_devices}"
+        f" (e.g. --config.train.batch_size="
+        f"{max(num_devices, t.batch_size // num_devices * num_devices)})")
+  group = min(m.mbstd_group_size, t.batch_size)
+  if t.batch_size % group:
+    raise ConfigError(
+        f"train.batch_size={t.batch_size} is not divisible by the "
+        f"minibatch-stddev group model.mbstd_group_size="
+        f"{m.mbstd_group_size} — use a multiple of {group}, or a group size "
+        f"that divides {t.batch_size}")
+  if num_devices is not None and l.pl_weight and (
+      t.batch_size // l.pl_batch_shrink) % num_devices:
+    raise ConfigError(
+        f"the path-length batch train.batch_size / loss.pl_batch_shrink = "
+        f"{t.batch_size // l.pl_batch_shrink} does not split over the "
+        f"{num_devices} devices — use a batch size that is a multiple of "
+        f"{num_devices * l.pl_batch_shrink}")
+  _require(t.ema_kimg >= 0, "train.ema_kimg", t.ema_kimg, "use a number >= 0")
+  _require(t.ema_rampup is None or t.ema_rampup > 0, "train.ema_rampup",
+           t.ema_rampup, "use a positive number or None")
+  for key in ("log_every_kimg", "snapshot_kimg", "checkpoint_kimg"):
+    _require(t[key] > 0, f"train.{key}", t[key], "use a positive interval")
+  _require(t.keep_checkpoints >= 1, "train.keep_checkpoints",
+           t.keep_checkpoints, "keep at least 1")
+  _require(1 <= t.grid_size <= 32, "train.grid_size", t.grid_size,
+           "use 1 to 32 columns")
+  _require(0 <= t.metric_num_images <= 1_000_000, "train.metric_num_images",
+           t.metric_num_images, "use 0 (off) to 1,000,000 images")
+  _require(t.matmul_precision in MATMUL_PRECISIONS, "train.matmul_precision",
+           t.matmul_precision, f"one of {', '.join(MATMUL_PRECISIONS)}")
+  _require(t.resume in RESUME_MODES, "train.resume", t.resume,
+           f"one of {', '.join(RESUME_MODES)}")
+  _require(t.seed >= 0 and d.seed >= 0, "train.seed", t.seed,
+           "use a seed >= 0")
+  _require(config.mesh.num_devices == -1 or config.mesh.num_devices >= 1,
+           "mesh.num_devices", config.mesh.num_devices,
+           "use -1 (all devices) or a positive count")
+  if check_paths and d.source != "embedded":
+    _check_data_dir(d.data_dir)
+
+
+def _check_data_dir(data_dir: str) -> None:
+  path = os.path.expanduser(data_dir)
+  if not os.path.exists(path):
+    raise ConfigError(f"data.data_dir={data_dir!r} does not exist — point "
+                      "it at your image folder")
+  if not os.path.isdir(path):
+    raise ConfigError(f"data.data_dir={data_dir!r} is a file, not a folder "
+                      "— point it at the folder that holds the images")
+  with os.scandir(path) as entries:
+    if not any(not e.name.startswith(".") for e in entries):
+      raise ConfigError(f"data.data_dir={data_dir!r} is empty — put the "
+                        "images (or one subfolder per class) in it")
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl flag parsing (`app.run(flags_parser=...)`) with one-line errors.
+
+  A misspelt `--config.section.key` names the nearest valid key; any other
+  flag or config-file error is one line too; exit code 2.
+  """
+  try:
+    return flags.FLAGS(argv)
+  except Exception as e:  # pylint: disable=broad-except
+    if errors.debug_requested(argv):
+      raise
+    errors.fail(_flag_error_message(e, argv))
+
+
+def _flag_error_message(e: Exception, argv: list[str]) -> str:
+  known = flat_keys(base_config())
+  for arg in argv[1:]:
+    m = re.match(r"--config\.([\w.]+)", arg)
+    if m and m.group(1) not in known and not any(
+        k.startswith(m.group(1) + ".") for k in known):
+      return str(unknown_key_error(m.group(1)))
+  if isinstance(e, errors.UserError):
+    return str(e)
+  text = errors.one_line(str(e).replace("\\n", " ").strip("'\""))
+  return f"{text} — check the flags (--helpshort lists them)"

@@ -70,6 +70,25 @@ def r1_penalty(
                 "scores/real": jnp.mean(real_logits)}
 
 
+def path_lengths(
+    synthesis_fn: Callable[[jax.Array], jax.Array],
+    ws: jax.Array,
+    pl_noise: jax.Array,
+) -> jax.Array:
+  """Per-sample path lengths [N]: sqrt(mean_ws(sum_wdim(g_n^2))).
+
+  g = d sum(img * pl_noise) / d ws, with img = synthesis_fn(ws).
+
+  Args:
+    synthesis_fn: ws [N, num_ws, w_dim] -> images [N, H, W, C].
+    ws: [N, num_ws, w_dim].
+    pl_noise: randn_like(images) / sqrt(H * W), [N, H, W, C].
+  """
+  img, vjp = jax.vjp(synthesis_fn, ws)
+  (grad,) = vjp(pl_noise.astype(img.dtype))  # [N, num_ws, w_dim]
+  return jnp.sqrt(jnp.mean(jnp.sum(jnp.square(grad), axis=2), axis=1))
+
+
 def path_length_penalty(
     synthesis_fn: Callable[[jax.Array], jax.Array],
     ws: jax.Array,
@@ -99,9 +118,7 @@ def path_length_penalty(
     pl_weight: penalty weight.
     stop_mean_gradient: detach the updated mean inside the loss.
   """
-  img, vjp = jax.vjp(synthesis_fn, ws)
-  (grad,) = vjp(pl_noise.astype(img.dtype))  # [N, num_ws, w_dim]
-  pl_lengths = jnp.sqrt(jnp.mean(jnp.sum(jnp.square(grad), axis=2), axis=1))
+  pl_lengths = path_lengths(synthesis_fn, ws, pl_noise)  # [N]
   pl_mean_new = pl_mean + pl_decay * (jnp.mean(pl_lengths) - pl_mean)
   target = (jax.lax.stop_gradient(pl_mean_new) if stop_mean_gradient
             else pl_mean_new)
@@ -109,5 +126,5 @@ def path_length_penalty(
   loss = jnp.mean(penalty * pl_weight)
   return loss, {"loss/G_pl": loss,
                 "reg/pl_penalty": jnp.mean(penalty),
-                "reg/pl_lengths": pl_lengths,
+                "reg/pl_lengths": jnp.mean(pl_lengths),
                 "reg/pl_mean": jax.lax.stop_gradient(pl_mean_new)}

@@ -2,14 +2,27 @@
 
 Flags: `--config` (an ml_collections config file, optionally `file.py:arg`;
 single fields overridden with `--config.train.batch_size=64`), `--workdir`
-(checkpoints, logs and samples; the same workdir resumes), `--dry_run`.
-Multi-host jobs call `jax.distributed.initialize()`: automatically on
-SLURM/TPU/Kubernetes-style clusters that JAX detects, or from the
-`--coordinator_address`, `--num_processes` and `--process_id` flags.
+(checkpoints, logs and samples; the same workdir resumes), `--dry_run`
+(print the resolved config, the mesh and the parameter counts, then exit),
+`--debug` (show tracebacks of user errors). Multi-host jobs call
+`jax.distributed.initialize()`: automatically on SLURM/TPU clusters that JAX
+detects, or from `--coordinator_address`, `--num_processes` and
+`--process_id`.
+
+A user mistake (a misspelt or out-of-range config key, a missing data
+folder, a workdir in use) ends with one line on stderr and exit code 2.
 """
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+if __name__ == "__main__":
+  # Record SIGTERM/SIGINT before anything heavy is imported, so a signal in
+  # the first moments of start-up still ends the run cleanly (exit 0).
+  from stylegan_jax.train import preemption
+  preemption.install()
 
 import json
 import os
+import sys
 from collections.abc import Sequence
 
 from absl import app
@@ -17,12 +30,17 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from stylegan_jax import configs
+from stylegan_jax import errors
+
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Experiment config file.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", "workdirs/default",
                                "Where checkpoints, logs and samples go.")
 _DRY_RUN = flags.DEFINE_bool(
     "dry_run", False, "Print the config, mesh and parameter counts; exit.")
+_DEBUG = flags.DEFINE_bool("debug", False,
+                           "Show tracebacks for user errors too.")
 _COORDINATOR = flags.DEFINE_string(
     "coordinator_address", None, "host:port of process 0 (multi-host).")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None,
@@ -51,13 +69,12 @@ def dry_run(config) -> None:
   from stylegan_jax.train import state as state_lib  # pylint: disable=g-import-not-at-top
   print(json.dumps(json.loads(config.to_json_best_effort()), indent=2))
   mesh = sharding.create_mesh(config.mesh.num_devices)
+  configs.validate(config, num_devices=mesh.devices.size)
   print(f"mesh: {dict(mesh.shape)} over {mesh.devices.size} "
         f"{jax.devices()[0].platform} devices, {jax.process_count()} "
         "processes")
   c_dim = 1 if config.data.conditional else 0  # Label count is data-defined.
-  G, D = setup.create_networks(config, c_dim)
-  g_tx, d_tx = setup.create_optimizers(config)
-  abstract, _, _ = setup.create_state(config, G, D, g_tx, d_tx, mesh)
+  abstract = setup.build(config, c_dim, mesh).abstract_state
   for name, tree in (("G.mapping", abstract.g_params["mapping"]),
                      ("G.synthesis", abstract.g_params["synthesis"]),
                      ("D", abstract.d_params)):
@@ -66,24 +83,29 @@ def dry_run(config) -> None:
 
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    errors.fail(f"unexpected arguments {argv[1:]} — flags look like "
+                "--config experiments/demo.py --workdir DIR")
   if _CONFIG.value is None:
-    raise app.UsageError("--config is required, e.g. "
-                         "--config experiments/demo.py")
+    errors.fail("--config is required — e.g. --config experiments/demo.py")
   # Keep TensorFlow (input pipeline only) off the accelerators.
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-  _maybe_initialize_distributed()
-  import jax  # pylint: disable=g-import-not-at-top
-  logging.info("JAX %s: process %d of %d, %d local / %d global devices (%s)",
-               jax.__version__, jax.process_index(), jax.process_count(),
-               jax.local_device_count(), jax.device_count(),
-               jax.devices()[0].platform)
-  if _DRY_RUN.value:
-    dry_run(_CONFIG.value)
-    return
-  from stylegan_jax.train import loop  # pylint: disable=g-import-not-at-top
-  loop.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+
+  def run():
+    configs.validate(_CONFIG.value)
+    _maybe_initialize_distributed()
+    import jax  # pylint: disable=g-import-not-at-top
+    logging.info("JAX %s: process %d of %d, %d local / %d global devices "
+                 "(%s)", jax.__version__, jax.process_index(),
+                 jax.process_count(), jax.local_device_count(),
+                 jax.device_count(), jax.devices()[0].platform)
+    if _DRY_RUN.value:
+      dry_run(_CONFIG.value)
+      return
+    from stylegan_jax.train import loop  # pylint: disable=g-import-not-at-top
+    loop.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+
+  errors.report_user_errors(run, sys.argv)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=configs.parse_flags)

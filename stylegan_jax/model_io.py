@@ -1,21 +1,32 @@
-"""One way to name a model, used by every tool.
+"""One way to name a model, used by every tool; exports written and checked.
 
 A model spec is one of:
 
 * a training workdir (`workdirs/demo`), optionally with a checkpoint step
-  (`workdirs/demo@1500`): its newest (or chosen) checkpoint;
+  (`workdirs/demo@1500`): its newest (or chosen) checkpoint, of which only
+  the networks' variables are read;
 * an exported model file (`*.npz`, written by `save_model` or
   `python -m stylegan_jax.convert`): variables plus a versioned JSON config,
   no pickled code (read with `allow_pickle=False`);
 * an official StyleGAN2-ADA network pickle (`*.pkl`), read by the safe
   reader in `interop.official_pickle` (no torch, nothing from it runs).
 
-`network` picks G_ema (default), G or D where the source has them.
+`network` picks G_ema (default) or G where the source has both.
+
+Exports are untrusted files: before anything is built, the JSON config is
+checked (known fields, types, sane sizes), the archive's members are checked
+against the arrays that config implies (every one present, nothing else,
+exact shapes and dtypes, uncompressed sizes within what those shapes need and
+within `max_bytes`), and the arrays must be finite. Loading a model imports
+neither `stylegan_jax.train` nor TensorFlow.
 """
 
 import dataclasses
 import json
+import math
+import os
 import pathlib
+import zipfile
 from typing import Any
 
 import jax
@@ -23,17 +34,28 @@ import ml_collections
 import numpy as np
 
 from stylegan_jax import checkpoint
+from stylegan_jax import tree_util
+from stylegan_jax.errors import UserError
+from stylegan_jax.images import atomic_path
 from stylegan_jax.interop import official
 from stylegan_jax.interop import official_pickle
 from stylegan_jax.nets import Discriminator
 from stylegan_jax.nets import Generator
-from stylegan_jax.train import setup
-from stylegan_jax.train import state as state_lib
+from stylegan_jax.nets import create_networks
+from stylegan_jax.nets.factory import abstract_discriminator_variables
+from stylegan_jax.nets.factory import abstract_generator_variables
 
 FORMAT = "stylegan_jax.model"
 FORMAT_VERSION = 1
 NETWORKS = ("G_ema", "G")
+# Exports larger than this (uncompressed) are refused unless asked for.
+DEFAULT_MAX_BYTES = 8 << 30
+_CONFIG_MAX_BYTES = 1 << 20
 Variables = dict[str, Any]
+
+
+class ModelFileError(UserError):
+  """A model file is missing, unreadable, tampered with or not a model."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,86 +82,105 @@ class Model:
   def class_index(self, name_or_index: str | int) -> int:
     """A class given by name or index -> its index, with a clear error."""
     if not self.G.c_dim:
-      raise ValueError(f"{self.source} is unconditional; it takes no class")
+      raise UserError(f"{self.source} is unconditional — it takes no class")
     names = list(self.class_names)
     if isinstance(name_or_index, str) and name_or_index in names:
       return names.index(name_or_index)
     try:
       index = int(name_or_index)
     except ValueError:
-      raise ValueError(f"unknown class {name_or_index!r}; {self.source} has "
-                       f"{names}") from None
+      raise UserError(f"unknown class {name_or_index!r} — {self.source} has "
+                      f"{names}") from None
     if not 0 <= index < self.G.c_dim:
-      raise ValueError(f"class index {index} out of range [0, "
-                       f"{self.G.c_dim})")
+      raise UserError(f"class index {index} out of range — use 0 to "
+                      f"{self.G.c_dim - 1}")
     return index
 
+  def map(self, z, c=None, truncation_psi: float = 1.0,
+          truncation_cutoff: int | None = None) -> jax.Array:
+    """z [N, z_dim], c [N, c_dim] -> ws [N, num_ws, w_dim] (G.map)."""
+    return self.G.apply(self.variables, z, c, truncation_psi,
+                        truncation_cutoff, method=self.G.map)
 
-def load_model(spec: str | pathlib.Path, network: str = "G_ema") -> Model:
+  def synthesize(self, ws, noise_mode: str = "const",
+                 noise_key: jax.Array | None = None) -> jax.Array:
+    """ws [N, num_ws, w_dim] -> images [N, H, W, C] in [-1, 1]."""
+    rngs = {"noise": noise_key} if noise_key is not None else None
+    return self.G.apply(self.variables, ws, noise_mode=noise_mode,
+                        method=self.G.synthesize, rngs=rngs)
+
+
+def load_model(spec: str | os.PathLike, network: str = "G_ema", *,
+               max_bytes: int = DEFAULT_MAX_BYTES) -> Model:
   """Loads the model a spec names (see the module docstring).
 
   Args:
     spec: workdir[@step], exported `.npz`, or official `.pkl`.
     network: 'G_ema' or 'G'.
+    max_bytes: refuse exports whose arrays need more memory than this.
 
   Returns:
     The Model.
 
   Raises:
-    FileNotFoundError / ValueError with a message naming the spec.
+    ModelFileError (a UserError) naming the spec and what was expected.
   """
   if network not in NETWORKS:
-    raise ValueError(f"network must be one of {NETWORKS}, got {network!r}")
+    raise UserError(f"network must be one of {NETWORKS}, got {network!r}")
   text = str(spec)
   path_text, _, step_text = text.rpartition("@") if "@" in text else (
       text, "", "")
   path = pathlib.Path(path_text)
   if path.is_dir():
+    if step_text and not step_text.isdigit():
+      raise ModelFileError(f"{text}: the step after '@' must be a number")
     return _from_workdir(path, int(step_text) if step_text else None, network)
   if step_text:
-    raise ValueError(f"{text}: '@step' only applies to a training workdir")
+    raise ModelFileError(f"{text}: '@step' only applies to a training "
+                         "workdir")
   if not path.exists():
-    raise FileNotFoundError(
-        f"no model at {path}: expected a training workdir (with "
+    raise ModelFileError(
+        f"no model at {path} — expected a training workdir (with "
         "checkpoints/), an exported .npz or an official .pkl")
   if path.suffix == ".pkl":
     return _from_official_pickle(path, network)
-  return _from_export(path, network)
+  return _from_export(path, max_bytes)
 
 
 def _from_workdir(workdir: pathlib.Path, step: int | None,
                   network: str) -> Model:
-  if not (workdir / "checkpoints").is_dir():
-    raise FileNotFoundError(f"{workdir} is not a training workdir: it has "
-                            "no checkpoints/ folder")
-  manager = checkpoint.create_manager(workdir)
-  steps = sorted(manager.all_steps())
+  if not (workdir / checkpoint.CHECKPOINTS).is_dir():
+    raise ModelFileError(f"{workdir} is not a training workdir — it has no "
+                         "checkpoints/ folder")
+  manager = checkpoint.create_manager(workdir, read_only=True)
+  steps = checkpoint.steps(manager)
   if not steps:
-    raise FileNotFoundError(f"no checkpoint in {workdir}/checkpoints")
+    raise ModelFileError(f"no checkpoint in {workdir}/checkpoints — train "
+                         "first, or name another model")
   if step is None:
     step = steps[-1]
   elif step not in steps:
-    raise ValueError(f"{workdir} has no checkpoint {step}; it has {steps}")
+    raise ModelFileError(f"{workdir} has no checkpoint {step} — it has "
+                         f"{steps}")
   meta = checkpoint.read_config(manager, step)
   config = ml_collections.ConfigDict(meta["config"])
-  G, D = setup.create_networks(config, meta["c_dim"])
-  g_tx, d_tx = setup.create_optimizers(config)
+  G, D = create_networks(config, meta["c_dim"])
+  g_fields = ("ema_params", "ema_buffers") if network == "G_ema" else (
+      "g_params", "g_buffers")
+  g_abstract = abstract_generator_variables(G)
+  abstract = {g_fields[0]: g_abstract["params"],
+              g_fields[1]: g_abstract["buffers"],
+              "d_params": abstract_discriminator_variables(D)["params"]}
   device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-  abstract = jax.eval_shape(lambda: state_lib.create_train_state(
-      jax.random.key(0), G, D, g_tx, d_tx))
   abstract = jax.tree.map(
       lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=device),
       abstract)
-  restored = checkpoint.restore_step(manager, step, abstract)
-  if network == "G_ema":
-    variables = {"params": restored.ema_params,
-                 "buffers": restored.ema_buffers}
-  else:
-    variables = {"params": restored.g_params, "buffers": restored.g_buffers}
-  return Model(G=G, variables=variables,
+  restored = checkpoint.restore_variables(manager, step, abstract)
+  return Model(G=G, variables={"params": restored[g_fields[0]],
+                               "buffers": restored[g_fields[1]]},
                class_names=tuple(meta.get("class_names", ())),
                source=f"{workdir}@{step} ({network})", D=D,
-               d_variables={"params": restored.d_params})
+               d_variables={"params": restored["d_params"]})
 
 
 def _from_official_pickle(path: pathlib.Path, network: str) -> Model:
@@ -153,6 +194,9 @@ def _from_official_pickle(path: pathlib.Path, network: str) -> Model:
                source=f"{path} ({network})", D=D, d_variables=d_variables)
 
 
+# ------------------------------------------------------------------ export --
+
+
 def _module_fields(module) -> dict[str, Any]:
   out = {}
   for f in dataclasses.fields(module):
@@ -163,76 +207,171 @@ def _module_fields(module) -> dict[str, Any]:
   return out
 
 
-def _flatten(prefix: str, tree) -> dict[str, np.ndarray]:
-  flat = {}
-  for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-    keys = "/".join(str(getattr(k, "key", k)) for k in path)
-    flat[f"{prefix}/{keys}"] = np.asarray(leaf)
-  return flat
-
-
-def _unflatten(arrays: dict[str, np.ndarray], prefix: str) -> Variables:
-  out: dict[str, Any] = {}
-  for key, value in arrays.items():
-    if not key.startswith(prefix + "/"):
-      continue
-    node = out
-    *parents, leaf = key[len(prefix) + 1:].split("/")
-    for p in parents:
-      node = node.setdefault(p, {})
-    node[leaf] = value
-  return out
-
-
-def save_model(path: str | pathlib.Path, model: Model) -> pathlib.Path:
+def save_model(path: str | os.PathLike, model: Model) -> pathlib.Path:
   """Writes `model` as an exported `.npz` (arrays + JSON config).
 
-  The file is written to a temporary name and renamed, so an interrupted
-  export never leaves a partial file under `path`.
+  The file is written under a temporary name and renamed, so an interrupted
+  or failed export (a full disk) leaves nothing under `path` and no partial
+  file beside it.
   """
   path = pathlib.Path(path)
   if path.suffix != ".npz":
-    raise ValueError(f"exported models end in .npz, got {path}")
+    raise UserError(f"exported models end in .npz, got {path} — e.g. "
+                    f"{path.with_suffix('.npz')}")
   config = {"format": FORMAT, "version": FORMAT_VERSION,
             "generator": _module_fields(model.G),
             "class_names": list(model.class_names),
             "source": model.source}
-  arrays = _flatten("G", model.variables)
+  arrays = tree_util.flatten(model.variables, "G")
   if model.D is not None:
     config["discriminator"] = _module_fields(model.D)
-    arrays.update(_flatten("D", model.d_variables))
-  path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.with_name(path.name + ".partial.npz")
-  np.savez(tmp, config=np.asarray(json.dumps(config)), **arrays)
-  tmp.replace(path)
+    arrays.update(tree_util.flatten(model.d_variables, "D"))
+  with atomic_path(path) as tmp, open(tmp, "wb") as f:
+    np.savez(f, config=np.asarray(json.dumps(config)), **arrays)
   return path
 
 
-def _from_export(path: pathlib.Path, network: str) -> Model:
+# Sane bounds for the integer fields of an exported network (no real model
+# comes near them; they stop absurd sizes before anything is allocated).
+_INT_BOUNDS = {
+    "z_dim": (0, 65536), "c_dim": (0, 100_000), "w_dim": (1, 65536),
+    "img_resolution": (4, 8192), "img_channels": (1, 4),
+    "mapping_layers": (0, 64), "mapping_embed_features": (1, 65536),
+    "mapping_layer_features": (1, 65536), "channel_base": (1, 1 << 24),
+    "channel_max": (1, 65536), "cmap_dim": (1, 65536),
+    "mbstd_group_size": (1, 65536), "mbstd_num_channels": (0, 65536),
+}
+
+
+def _check_fields(module_cls, fields: Any, what: str, source) -> dict:
+  """Export config fields -> kwargs for module_cls, or ModelFileError."""
+  if not isinstance(fields, dict):
+    raise ModelFileError(f"{source}: the {what} config is not an object")
+  known = {f.name: f for f in dataclasses.fields(module_cls)
+           if f.name not in ("parent", "name")}
+  unknown = sorted(set(fields) - set(known))
+  if unknown:
+    raise ModelFileError(f"{source}: unknown {what} field(s) {unknown[:5]}")
+  out = {}
+  for name, value in fields.items():
+    if name in _INT_BOUNDS and value is not None:
+      lo, hi = _INT_BOUNDS[name]
+      if (not isinstance(value, int) or isinstance(value, bool)
+          or not lo <= value <= hi):
+        raise ModelFileError(f"{source}: {what}.{name}={value!r} is not an "
+                             f"integer in [{lo}, {hi}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+      raise ModelFileError(f"{source}: {what}.{name}={value!r} is not finite")
+    if name == "resample_filter":
+      if (not isinstance(value, list) or not 1 <= len(value) <= 16 or
+          not all(isinstance(v, (int, float)) for v in value)):
+        raise ModelFileError(f"{source}: {what}.resample_filter is not a "
+                             "short list of numbers")
+      value = tuple(value)
+    out[name] = value
+  res = out.get("img_resolution", 0)
+  if res & (res - 1):
+    raise ModelFileError(f"{source}: {what}.img_resolution={res} is not a "
+                         "power of two")
+  return out
+
+
+def _expected(prefix: str, abstract: Variables) -> dict[str, tuple]:
+  """{'<prefix>/a/b': (shape, dtype)} of a network's abstract variables."""
+  return {f"{prefix}/{tree_util.path_name(path)}": (tuple(leaf.shape),
+                                                   np.dtype(leaf.dtype))
+          for path, leaf in jax.tree_util.tree_flatten_with_path(abstract)[0]}
+
+
+def _from_export(path: pathlib.Path, max_bytes: int) -> Model:
+  source = str(path)
   try:
-    with np.load(path, allow_pickle=False) as f:
-      arrays = {k: f[k] for k in f.files}
-  except (ValueError, OSError) as e:
-    raise ValueError(f"{path} is not an exported model (.npz): {e}") from e
-  try:
-    config = json.loads(str(arrays.pop("config")))
-    assert config["format"] == FORMAT
-  except (KeyError, AssertionError, json.JSONDecodeError) as e:
-    raise ValueError(f"{path} is an .npz but not a {FORMAT} export (no "
-                     "valid 'config' entry)") from e
-  if config["version"] > FORMAT_VERSION:
-    raise ValueError(f"{path} has export version {config['version']}; this "
-                     f"stylegan_jax reads up to {FORMAT_VERSION}: upgrade it")
-  del network  # An export holds one generator (usually G_ema).
-  g_fields = dict(config["generator"])
-  g_fields["resample_filter"] = tuple(g_fields["resample_filter"])
-  G = Generator(**g_fields)
-  D = d_variables = None
-  if "discriminator" in config:
-    d_fields = dict(config["discriminator"])
-    d_fields["resample_filter"] = tuple(d_fields["resample_filter"])
-    D = Discriminator(**d_fields)
-    d_variables = _unflatten(arrays, "D")
-  return Model(G=G, variables=_unflatten(arrays, "G"),
-               class_names=tuple(config.get("class_names", ())),
-               source=str(path), D=D, d_variables=d_variables)
+    archive = zipfile.ZipFile(path)
+  except (zipfile.BadZipFile, OSError) as e:
+    raise ModelFileError(f"{source} is not an exported model (.npz): "
+                         f"{e}") from None
+  with archive:
+    members = {info.filename: info for info in archive.infolist()}
+    info = members.get("config.npy")
+    if info is None:
+      raise ModelFileError(f"{source} is an .npz but not a {FORMAT} export "
+                           "(no valid 'config' entry)")
+    if info.file_size > _CONFIG_MAX_BYTES:
+      raise ModelFileError(f"{source}: its config entry is "
+                           f"{info.file_size} bytes; a real one is tiny")
+    try:
+      with archive.open(info) as f:
+        config = json.loads(str(np.lib.format.read_array(
+            f, allow_pickle=False)))
+      assert isinstance(config, dict) and config["format"] == FORMAT
+    except (KeyError, AssertionError, ValueError, OSError,
+            zipfile.BadZipFile) as e:
+      raise ModelFileError(f"{source} is an .npz but not a {FORMAT} export "
+                           f"(no valid 'config' entry: {e})") from None
+    version = config.get("version")
+    if not isinstance(version, int) or version < 1:
+      raise ModelFileError(f"{source}: bad export version {version!r}")
+    if version > FORMAT_VERSION:
+      raise ModelFileError(
+          f"{source} has export version {version}; this stylegan_jax reads "
+          f"up to {FORMAT_VERSION} — upgrade stylegan_jax")
+
+    try:
+      G = Generator(**_check_fields(Generator, config.get("generator"),
+                                    "generator", source))
+      expected = _expected("G", abstract_generator_variables(G))
+      D = None
+      if "discriminator" in config:
+        D = Discriminator(**_check_fields(
+            Discriminator, config["discriminator"], "discriminator", source))
+        expected.update(_expected("D", abstract_discriminator_variables(D)))
+    except ModelFileError:
+      raise
+    except (TypeError, ValueError) as e:
+      raise ModelFileError(f"{source}: its config does not describe a valid "
+                           f"network ({e})") from None
+
+    need = sum(math.prod(s) * d.itemsize for s, d in expected.values())
+    if need > max_bytes:
+      raise ModelFileError(
+          f"{source}: its config implies {need / 2**30:.1f} GiB of weights, "
+          f"over the {max_bytes / 2**30:.1f} GiB limit (max_bytes)")
+    names = {m[:-4] for m in members if m.endswith(".npy")} - {"config"}
+    missing, extra = sorted(set(expected) - names), sorted(
+        names - set(expected))
+    if missing or extra:
+      raise ModelFileError(
+          f"{source} does not match its own config: missing arrays "
+          f"{missing[:4]}, unexpected {extra[:4]}")
+    arrays = {}
+    for name, (shape, dtype) in expected.items():
+      member = members[name + ".npy"]
+      limit = math.prod(shape) * dtype.itemsize + 4096  # .npy header.
+      if member.file_size > limit:
+        raise ModelFileError(f"{source}: array {name} expands to "
+                             f"{member.file_size} bytes; {shape} needs "
+                             f"{limit - 4096}")
+      try:
+        with archive.open(member) as f:
+          array = np.lib.format.read_array(f, allow_pickle=False)
+      except (ValueError, OSError, zipfile.BadZipFile) as e:
+        raise ModelFileError(f"{source}: array {name} is unreadable "
+                             f"({e})") from None
+      if array.shape != shape or array.dtype != dtype:
+        raise ModelFileError(
+            f"{source}: array {name} is {array.dtype} {array.shape}, the "
+            f"network needs {dtype} {shape}")
+      if not np.all(np.isfinite(array)):
+        raise ModelFileError(f"{source}: array {name} holds NaN or inf")
+      arrays[name] = array
+
+  class_names = config.get("class_names", [])
+  if (not isinstance(class_names, list) or
+      not all(isinstance(n, str) for n in class_names) or
+      len(class_names) not in (0, G.c_dim)):
+    raise ModelFileError(f"{source}: class_names do not match c_dim="
+                         f"{G.c_dim}")
+  return Model(G=G, variables=tree_util.unflatten(arrays, "G"),
+               class_names=tuple(class_names), source=source, D=D,
+               d_variables=(tree_util.unflatten(arrays, "D") if D else None))
+

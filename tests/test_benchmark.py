@@ -12,7 +12,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "train_throughput.py"
-PHASES = ("g_main", "g_reg", "d_main", "d_reg", "ema")
+PHASES = ("g_main", "g_reg", "d_main", "d_reg", "end_iteration")
 
 
 def test_benchmark_writes_json_and_row(tmp_path):

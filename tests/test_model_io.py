@@ -130,9 +130,10 @@ def test_workdir_model_matches_training_state(tmp_path):
 
 
 def test_bad_specs_say_what_was_expected(tmp_path):
-  with pytest.raises(FileNotFoundError, match="expected a training workdir"):
+  with pytest.raises(model_io.ModelFileError,
+                     match="expected a training workdir"):
     model_io.load_model(tmp_path / "nothing-here.pkl")
-  with pytest.raises(FileNotFoundError, match="no checkpoints/ folder"):
+  with pytest.raises(model_io.ModelFileError, match="no checkpoints/ folder"):
     model_io.load_model(tmp_path)
   bogus = tmp_path / "x.npz"
   np.savez(bogus, a=np.zeros(2))

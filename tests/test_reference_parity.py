@@ -138,6 +138,16 @@ def test_discriminator_outputs(case):
                f["out/d_real"])
 
 
+def _pl_inputs(case, g_params=None):
+  """(synthesis_fn, ws, pl_noise) of the fixture's path-length case."""
+  G = case.G
+  g_params = case.g_vars["params"] if g_params is None else g_params
+  ws = case.g_apply(g_params, case.z, case.c, method=G.map)
+  synthesis_fn = functools.partial(case.g_apply, g_params,
+                                   noise_mode="const", method=G.synthesize)
+  return synthesis_fn, ws, _nhwc(case.f["in/pl_noise"])
+
+
 def _loss_fns(case):
   """Each loss as a function of the parameters of the network it trains."""
   G, f = case.G, case.f
@@ -163,11 +173,8 @@ def _loss_fns(case):
                              c, loss_cfg["r1_gamma"])
 
   def g_pl(g_params, stop_mean_gradient=False):
-    ws = case.g_apply(g_params, z, c, method=G.map)
-    synthesis_fn = functools.partial(case.g_apply, g_params,
-                                     noise_mode="const", method=G.synthesize)
     return losses.path_length_penalty(
-        synthesis_fn, ws, _nhwc(f["in/pl_noise"]), f["in/pl_mean"],
+        *_pl_inputs(case, g_params), f["in/pl_mean"],
         loss_cfg["pl_decay"], loss_cfg["pl_weight"], stop_mean_gradient)
 
   g, d = case.g_vars["params"], case.d_vars["params"]
@@ -190,8 +197,8 @@ def test_loss_and_gradients(case, loss_name):
   assert_close(f"loss/{loss_name}", loss,
                f[f"loss/{loss_name.replace('_detached', '')}"])
   if loss_name == "G_pl":
-    assert_close("out/pl_lengths", metrics["reg/pl_lengths"],
-                 f["out/pl_lengths"])
+    pl_lengths = losses.path_lengths(*_pl_inputs(case))
+    assert_close("out/pl_lengths", pl_lengths, f["out/pl_lengths"])
     assert_close("out/pl_mean_new", metrics["reg/pl_mean"],
                  f["out/pl_mean_new"])
 

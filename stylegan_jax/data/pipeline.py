@@ -53,14 +53,15 @@ import dataclasses
 import os
 from collections.abc import Callable, Iterator
 
+import ml_collections
+
 from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from stylegan_jax import configs
 from stylegan_jax.data import embedded
 
-SOURCES = ("embedded", "wikiart", "image_folder")
-CROPS = ("center", "pad")
 # Threads TensorFlow may use for its own ops and for tf.data.
 _TF_THREADS = 2
 # Salts that separate the shuffle and flip streams drawn from one seed.
@@ -72,6 +73,9 @@ _UNKNOWN_CLASS = "<unknown>"
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
   """Where the images come from and how they are prepared.
+
+  Built from the config's `data` section (`from_config`), where every
+  default lives; the fields are those of that section.
 
   Attributes:
     source: 'embedded' (procedural art in the package), 'wikiart' or
@@ -93,23 +97,37 @@ class DataConfig:
   """
 
   source: str
-  data_dir: str = ""
-  tfds_dir: str = ""
-  resolution: int = 32
-  conditional: bool = False
-  label_key: str = "style"
-  xflip: bool = False
-  crop: str = "center"
-  shuffle_buffer: int = 10_000
-  seed: int = 0
-  embedded_num_images: int = 2000
-  embedded_seed: int = 0
+  data_dir: str
+  tfds_dir: str
+  resolution: int
+  conditional: bool
+  label_key: str
+  xflip: bool
+  crop: str
+  shuffle_buffer: int
+  seed: int
+  embedded_num_images: int
+  embedded_seed: int
+
+  @classmethod
+  def from_config(cls, data: ml_collections.ConfigDict, *,
+                  default_tfds_dir: str = "") -> "DataConfig":
+    """The `data` section, strictly: an unknown key is an error."""
+    values = data.to_dict()
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+      raise configs.unknown_key_error(f"data.{unknown[0]}")
+    values["tfds_dir"] = values.get("tfds_dir") or default_tfds_dir
+    return cls(**values)
 
   def __post_init__(self):
-    if self.source not in SOURCES:
-      raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
-    if self.crop not in CROPS:
-      raise ValueError(f"crop must be one of {CROPS}, got {self.crop!r}")
+    if self.source not in configs.SOURCES:
+      raise ValueError(f"source must be one of {configs.SOURCES}, got "
+                       f"{self.source!r}")
+    if self.crop not in configs.CROPS:
+      raise ValueError(f"crop must be one of {configs.CROPS}, got "
+                       f"{self.crop!r}")
     if self.resolution < 1:
       raise ValueError(f"resolution must be positive, got {self.resolution}")
     if self.shuffle_buffer < 1:

@@ -59,11 +59,9 @@ from collections.abc import Iterator, Sequence
 from absl import logging
 import numpy as np
 from PIL import Image
-from PIL import ImageOps
 import tensorflow_datasets as tfds
 
-from stylegan_jax.data.files import find_images
-from stylegan_jax.data.files import to_rgb
+from stylegan_jax import images
 
 WIKIART_LAYOUT = "<root>/<Style>/<artist>_<title>.jpg"
 IMAGE_FOLDER_LAYOUT = (
@@ -78,35 +76,6 @@ _CHUNK = 64
 
 
 # ------------------------------------------------------------- image reading --
-
-
-def read_image(path: os.PathLike | str, resolution: int = 0) -> np.ndarray:
-  """Reads an image file as RGB, optionally shrunk to a shorter side.
-
-  Args:
-    path: the image file.
-    resolution: if > 0, shrink (never enlarge) so the shorter side is this.
-
-  Returns:
-    uint8 [H, W, 3].
-
-  Raises:
-    Exception: whatever PIL raises for unreadable, corrupt or truncated files.
-  """
-  with Image.open(path) as img:
-    if resolution > 0 and img.format == "JPEG":
-      # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when that stays >= R.
-      img.draft("RGB", (resolution, resolution))
-    img.load()  # Decodes everything now: truncated files raise here.
-    img = ImageOps.exif_transpose(img)
-    img = to_rgb(img)
-    w, h = img.size
-    if resolution > 0 and min(w, h) > resolution:
-      scale = resolution / min(w, h)
-      size = (max(resolution, round(w * scale)),
-              max(resolution, round(h * scale)))
-      img = img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-    return np.asarray(img, dtype=np.uint8).copy()
 
 
 def _encode(image: np.ndarray, fmt: str) -> bytes:
@@ -248,7 +217,8 @@ class _ArtBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   def _read(self, path: str) -> bytes | str:
     """Encoded RGB image bytes, or the reason the file was skipped."""
     try:
-      image = read_image(self._root / path, self.builder_config.resolution)
+      image = images.read_image(self._root / path,
+                                shorter_side=self.builder_config.resolution)
     except Exception as e:  # pylint: disable=broad-except
       return f"{type(e).__name__}: {e}"[:200]
     return _encode(image, self._encoding)
@@ -339,7 +309,7 @@ class WikiArt(_ArtBuilder):
 
   def _split_generators(self, dl_manager):
     del dl_manager  # The root was resolved in _download_and_prepare.
-    found = find_images(self._root)
+    found = images.find_images(self._root)
     paths = [p for p in found
              if "/" in p and not p.startswith(CSV_DIRNAME + "/")]
     if not paths:
@@ -404,7 +374,7 @@ class ImageFolder(_ArtBuilder):
 
   def _split_generators(self, dl_manager):
     del dl_manager  # The root was resolved in _download_and_prepare.
-    paths = find_images(self._root)
+    paths = images.find_images(self._root)
     if not paths:
       raise _no_images(self._root, self.LAYOUT)
     labelled = all("/" in p for p in paths)

@@ -11,6 +11,7 @@ change: conv kernels OIHW <-> HWIO, dense weights [out, in] <-> [in, out],
 """
 
 from collections.abc import Mapping
+import dataclasses
 from typing import Any
 
 import flax
@@ -19,6 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from stylegan_jax.nets.discriminator import Discriminator
+from stylegan_jax.nets.factory import abstract_discriminator_variables
+from stylegan_jax.nets.factory import abstract_generator_variables
 from stylegan_jax.nets.generator import Generator
 from stylegan_jax.ops import filters
 
@@ -27,6 +30,20 @@ BUFFER_NAMES = ("w_avg", "noise_const")
 # Accepted and ignored: we always compute in float32, and layer freezing is a
 # training option, not part of the network.
 IGNORED_KWARGS = ("num_fp16_res", "freeze_layers")
+
+
+def _defaults(module_cls, **renames: str) -> dict[str, Any]:
+  """Official name -> default, read from our module's field defaults.
+
+  Our modules keep the official constructors' defaults, so they are the one
+  place those live. `renames` maps official names to our field names.
+  """
+  fields = {f.name: f.default for f in dataclasses.fields(module_cls)}
+  out = {}
+  for official_name, ours in renames.items():
+    value = fields[ours]
+    out[official_name] = list(value) if isinstance(value, tuple) else value
+  return out
 
 
 def _take(kwargs: Mapping[str, Any], section: str, known: dict[str, Any]):
@@ -64,15 +81,18 @@ def generator_from_kwargs(kwargs: Mapping[str, Any], **overrides) -> Generator:
   mapping = dict(top.pop("mapping_kwargs") or {})
   _check_activation(mapping, "mapping")
   mapping.pop("activation", None)
-  mapping = _take(mapping, "mapping_kwargs", dict(
-      num_layers=8, embed_features=None, layer_features=None,
-      lr_multiplier=0.01, w_avg_beta=0.995))
+  mapping = _take(mapping, "mapping_kwargs", _defaults(
+      Generator, num_layers="mapping_layers",
+      embed_features="mapping_embed_features",
+      layer_features="mapping_layer_features",
+      lr_multiplier="mapping_lr_multiplier", w_avg_beta="w_avg_beta"))
   synthesis = dict(top.pop("synthesis_kwargs") or {})
   _check_activation(synthesis, "synthesis")
   synthesis.pop("activation", None)
-  synthesis = _take(synthesis, "synthesis_kwargs", dict(
-      channel_base=32768, channel_max=512, architecture="skip",
-      conv_clamp=None, resample_filter=[1, 3, 3, 1]))
+  synthesis = _take(synthesis, "synthesis_kwargs", _defaults(
+      Generator, channel_base="channel_base", channel_max="channel_max",
+      architecture="architecture", conv_clamp="conv_clamp",
+      resample_filter="resample_filter"))
   return Generator(
       **top,
       mapping_layers=mapping["num_layers"],
@@ -92,17 +112,22 @@ def discriminator_from_kwargs(kwargs: Mapping[str, Any]) -> Discriminator:
   """Builds our Discriminator from official `Discriminator(**kwargs)`."""
   top = _take(kwargs, "Discriminator", dict(
       c_dim=None, img_resolution=None, img_channels=None,
-      architecture="resnet", channel_base=32768, channel_max=512,
-      conv_clamp=None, cmap_dim=None, block_kwargs={}, mapping_kwargs={},
-      epilogue_kwargs={}))
+      **_defaults(Discriminator, architecture="architecture",
+                  channel_base="channel_base", channel_max="channel_max",
+                  conv_clamp="conv_clamp", cmap_dim="cmap_dim"),
+      block_kwargs={}, mapping_kwargs={}, epilogue_kwargs={}))
   block = dict(top.pop("block_kwargs") or {})
   _check_activation(block, "block")
   block.pop("activation", None)
-  block = _take(block, "block_kwargs", dict(resample_filter=[1, 3, 3, 1]))
+  block = _take(block, "block_kwargs", _defaults(
+      Discriminator, resample_filter="resample_filter"))
   mapping = _take(top.pop("mapping_kwargs") or {}, "D mapping_kwargs",
-                  dict(num_layers=8, lr_multiplier=0.01))
+                  _defaults(Discriminator, num_layers="mapping_layers",
+                            lr_multiplier="mapping_lr_multiplier"))
   epilogue = _take(top.pop("epilogue_kwargs") or {}, "epilogue_kwargs",
-                   dict(mbstd_group_size=4, mbstd_num_channels=1))
+                   _defaults(Discriminator,
+                             mbstd_group_size="mbstd_group_size",
+                             mbstd_num_channels="mbstd_num_channels"))
   return Discriminator(
       **top,
       mbstd_group_size=epilogue["mbstd_group_size"],
@@ -110,6 +135,37 @@ def discriminator_from_kwargs(kwargs: Mapping[str, Any]) -> Discriminator:
       mapping_layers=mapping["num_layers"],
       mapping_lr_multiplier=mapping["lr_multiplier"],
       resample_filter=tuple(block["resample_filter"]))
+
+
+def generator_kwargs(G: Generator) -> dict[str, Any]:
+  """Our Generator -> official `Generator(**kwargs)` arguments (inverse of
+  `generator_from_kwargs`)."""
+  return dict(
+      z_dim=G.z_dim, c_dim=G.c_dim, w_dim=G.w_dim,
+      img_resolution=G.img_resolution, img_channels=G.img_channels,
+      mapping_kwargs=dict(
+          num_layers=G.mapping_layers,
+          embed_features=G.mapping_embed_features,
+          layer_features=G.mapping_layer_features,
+          lr_multiplier=G.mapping_lr_multiplier, w_avg_beta=G.w_avg_beta),
+      synthesis_kwargs=dict(
+          channel_base=G.channel_base, channel_max=G.channel_max,
+          architecture=G.architecture, conv_clamp=G.conv_clamp,
+          resample_filter=list(G.resample_filter)))
+
+
+def discriminator_kwargs(D: Discriminator) -> dict[str, Any]:
+  """Our Discriminator -> official `Discriminator(**kwargs)` arguments."""
+  return dict(
+      c_dim=D.c_dim, img_resolution=D.img_resolution,
+      img_channels=D.img_channels, architecture=D.architecture,
+      channel_base=D.channel_base, channel_max=D.channel_max,
+      conv_clamp=D.conv_clamp, cmap_dim=D.cmap_dim,
+      block_kwargs=dict(resample_filter=list(D.resample_filter)),
+      mapping_kwargs=dict(num_layers=D.mapping_layers,
+                          lr_multiplier=D.mapping_lr_multiplier),
+      epilogue_kwargs=dict(mbstd_group_size=D.mbstd_group_size,
+                           mbstd_num_channels=D.mbstd_num_channels))
 
 
 def _to_ours(name: str, value: np.ndarray) -> np.ndarray:
@@ -201,23 +257,6 @@ def state_dict_from_variables(variables: Variables) -> dict[str, np.ndarray]:
     for name, value in _flat(tree).items():
       out[name] = _to_official(name, value)
   return out
-
-
-
-def abstract_generator_variables(G: Generator) -> Variables:
-  """Shapes of G's variables, without computing anything."""
-  z = jnp.zeros((1, G.z_dim))
-  c = jnp.zeros((1, G.c_dim))
-  return jax.eval_shape(
-      lambda: G.init({"params": jax.random.key(0)}, z, c, noise_mode="const"))
-
-
-def abstract_discriminator_variables(D: Discriminator) -> Variables:
-  """Shapes of D's variables, without computing anything."""
-  res, ch = D.img_resolution, D.img_channels
-  img = jnp.zeros((1, res, res, ch))
-  c = jnp.zeros((1, D.c_dim))
-  return jax.eval_shape(lambda: D.init(jax.random.key(0), img, c))
 
 
 def import_generator(

@@ -2,7 +2,9 @@
 
 Owns the `orig`/`skip`/`resnet` block wiring, the 4x4 epilogue (minibatch
 stddev, conv, fc, out) and conditioning by projection onto a label embedding
-produced by a label-only mapping network.
+produced by a label-only mapping network. Each block's output features are
+sown into the `features` collection as `res{res}` (read them with
+`apply(..., mutable=["features"])`).
 """
 
 from collections.abc import Sequence
@@ -15,6 +17,7 @@ import jax.numpy as jnp
 from stylegan_jax.nets.modules import Conv2d
 from stylegan_jax.nets.modules import Dense
 from stylegan_jax.nets.mapping import MappingNetwork
+from stylegan_jax.nets.mapping import check_labels
 from stylegan_jax.nets.synthesis import ARCHITECTURES
 from stylegan_jax.nets.synthesis import block_resolutions
 from stylegan_jax.nets.synthesis import channels_at
@@ -125,6 +128,7 @@ class Discriminator(nn.Module):
     if img.shape[1:] != expected:
       raise ValueError(f"images must be [N, {', '.join(map(str, expected))}]"
                        f" (NHWC), got {img.shape}")
+    check_labels(c, self.c_dim, "this discriminator")
 
     def ch(res):
       return channels_at(res, self.channel_base, self.channel_max)
@@ -137,6 +141,8 @@ class Discriminator(nn.Module):
           out_channels=ch(res // 2), architecture=self.architecture,
           conv_clamp=self.conv_clamp, resample_filter=self.resample_filter,
           name=f"b{res}")(x, img)
+      if not self.is_initializing():  # Features are outputs, not variables.
+        self.sow("features", f"res{res}", x)
     cmap_dim = 0
     cmap = None
     if self.c_dim > 0:

@@ -1,15 +1,18 @@
 """Generator: mapping network + synthesis network.
 
 `map` gives ws (with truncation), `synthesize` renders ws; style mixing is
-done by the caller, by splicing ws from two `map` calls before `synthesize`.
+done by the caller, by splicing ws from two `map` calls before `synthesize`
+(`stylegan_jax.train.step.generator_forward` does what training does: w_avg
+tracking, style mixing and random noise).
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import flax.linen as nn
 import jax
 
 from stylegan_jax.nets.mapping import MappingNetwork
+from stylegan_jax.nets.mapping import check_labels
 from stylegan_jax.nets.synthesis import SynthesisNetwork
 from stylegan_jax.nets.synthesis import num_ws_for
 from stylegan_jax.ops import modconv
@@ -73,17 +76,20 @@ class Generator(nn.Module):
           truncation_cutoff: int | jax.Array | None = None,
           update_w_avg: bool = False) -> jax.Array:
     """z [N, z_dim], c [N, c_dim] -> ws [N, num_ws, w_dim]; see MappingNetwork."""
+    check_labels(c, self.c_dim, "this generator")
     return self.mapping(z, c, truncation_psi, truncation_cutoff, update_w_avg)
 
-  def synthesize(self, ws: jax.Array, noise_mode: str = "random") -> jax.Array:
+  def synthesize(self, ws: jax.Array, noise_mode: str = "random",
+                 noise: Mapping[str, jax.Array] | None = None) -> jax.Array:
     """ws [N, num_ws, w_dim] -> images [N, H, W, C]; see SynthesisNetwork."""
-    return self.synthesis(ws, noise_mode)
+    return self.synthesis(ws, noise_mode, noise)
 
   def __call__(self, z: jax.Array, c: jax.Array | None = None,
                truncation_psi: float | jax.Array = 1.0,
                truncation_cutoff: int | jax.Array | None = None,
                noise_mode: str = "random",
-               update_w_avg: bool = False) -> jax.Array:
+               update_w_avg: bool = False,
+               noise: Mapping[str, jax.Array] | None = None) -> jax.Array:
     """z [N, z_dim], c [N, c_dim] -> images [N, H, W, img_channels]."""
     ws = self.map(z, c, truncation_psi, truncation_cutoff, update_w_avg)
-    return self.synthesize(ws, noise_mode)
+    return self.synthesize(ws, noise_mode, noise)

@@ -13,6 +13,30 @@ from stylegan_jax.nets.modules import Dense
 from stylegan_jax.ops import equalized
 
 
+def check_labels(c: jax.Array | None, c_dim: int, who: str) -> None:
+  """Raises a clear ValueError unless c is one-hot float [N, c_dim].
+
+  Args:
+    c: the labels given to a network (None allowed when unconditional).
+    c_dim: the network's label size.
+    who: the network, for the message.
+  """
+  if c_dim == 0:
+    if c is not None and c.size:
+      raise ValueError(f"{who} is unconditional (c_dim=0) but got labels c "
+                       f"{c.shape}; pass c=None")
+    return
+  fix = f"pass one-hot c = jax.nn.one_hot(labels, {c_dim})"
+  if c is None:
+    raise ValueError(f"{who} is conditional (c_dim={c_dim}) but got no "
+                     f"labels: {fix}")
+  if not jnp.issubdtype(c.dtype, jnp.floating):
+    raise ValueError(f"labels c must be one-hot floats [N, {c_dim}], got "
+                     f"{c.dtype} {c.shape}: {fix}")
+  if c.ndim != 2 or c.shape[1] != c_dim:
+    raise ValueError(f"labels c must be [N, {c_dim}], got {c.shape}: {fix}")
+
+
 class MappingNetwork(nn.Module):
   """z [N, z_dim], c [N, c_dim] -> ws [N, num_ws, w_dim] (or w [N, w_dim]).
 
@@ -61,6 +85,7 @@ class MappingNetwork(nn.Module):
     Returns:
       ws [N, num_ws, w_dim], or [N, w_dim] when num_ws is None.
     """
+    check_labels(c, self.c_dim, "this network")
     x = None
     if self.z_dim > 0:
       x = equalized.normalize_2nd_moment(z.astype(jnp.float32))

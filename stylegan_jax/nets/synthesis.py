@@ -4,10 +4,16 @@ Owns the modulated conv layers (with per-pixel noise and its `noise_const`
 buffers), the toRGB layers, the `orig`/`skip`/`resnet` block wiring and the
 official `num_ws` indexing: each block reads a window of `num_conv +
 num_torgb` ws starting at `w_idx`, and `w_idx` advances by `num_conv` only,
-so a block's toRGB shares its w with the next block's first conv.
+so a block's toRGB shares its w with the next block's first conv
+(`ws_windows` lists the windows; `block_ws` slices ws by them).
+
+Research hooks: every block's output features are sown into the
+`features` collection as `res{res}` (read them with
+`apply(..., mutable=["features"])`), and explicit noise maps can replace
+any layer's noise (`noise={"b8/conv0": [N, 8, 8, 1], ...}`).
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 import math
 
 import flax.linen as nn
@@ -44,6 +50,38 @@ def num_ws_for(img_resolution: int) -> int:
   return 2 * len(block_resolutions(img_resolution))
 
 
+def ws_windows(img_resolution: int,
+               architecture: str = "skip") -> list[tuple[int, int, int]]:
+  """The ws each synthesis block reads: [(res, start, count), ...].
+
+  Block `res` reads `ws[:, start:start + count]`: its convs' ws, then (when
+  it has a toRGB) the toRGB's, which is also the next block's first conv w.
+  """
+  out, w_idx = [], 0
+  for res in block_resolutions(img_resolution):
+    num_conv = 1 if res == 4 else 2
+    num_torgb = 1 if res == img_resolution or architecture == "skip" else 0
+    out.append((res, w_idx, num_conv + num_torgb))
+    w_idx += num_conv
+  return out
+
+
+def block_ws(ws: jax.Array, img_resolution: int,
+             architecture: str = "skip") -> dict[int, jax.Array]:
+  """ws [N, num_ws, w_dim] -> {res: that block's ws [N, count, w_dim]}."""
+  return {res: ws[:, start:start + count]
+          for res, start, count in ws_windows(img_resolution, architecture)}
+
+
+def noise_layer_names(img_resolution: int) -> list[str]:
+  """Names of the layers that take noise: 'b4/conv1', 'b8/conv0', ..."""
+  names = []
+  for res in block_resolutions(img_resolution):
+    names += [f"b{res}/conv1"] if res == 4 else [f"b{res}/conv0",
+                                                 f"b{res}/conv1"]
+  return names
+
+
 class SynthesisLayer(nn.Module):
   """Modulated conv -> (+ noise) -> + bias -> lrelu -> x gain -> clamp."""
 
@@ -58,8 +96,12 @@ class SynthesisLayer(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, w: jax.Array, noise_mode: str = "random",
-               gain: float = 1.0) -> jax.Array:
-    """x [N, H, W, Cin], w [N, w_dim] -> [N, H*up, W*up, features]."""
+               gain: float = 1.0, noise: jax.Array | None = None) -> jax.Array:
+    """x [N, H, W, Cin], w [N, w_dim] -> [N, H*up, W*up, features].
+
+    `noise` [N, H*up, W*up, 1] (unit scale), when given, replaces the noise
+    that `noise_mode` would add.
+    """
     cin = x.shape[-1]
     styles = Dense(cin, bias_init=1.0, name="affine")(w)  # [N, Cin]
     k = self.kernel_size
@@ -73,7 +115,12 @@ class SynthesisLayer(nn.Module):
           "buffers", "noise_const",
           lambda: jax.random.normal(self.make_rng("params"), (res, res)))
       strength = self.param("noise_strength", nn.initializers.zeros, ())
-      if noise_mode == "random":
+      if noise is not None:
+        if noise.shape != (x.shape[0], res, res, 1):
+          raise ValueError(f"noise for {self.name} must be [N, {res}, {res}, "
+                           f"1] with N={x.shape[0]}, got {noise.shape}")
+        x = x + noise.astype(x.dtype) * strength
+      elif noise_mode == "random":
         noise = jax.random.normal(self.make_rng("noise"),
                                   (x.shape[0], res, res, 1), x.dtype)
         x = x + noise * strength
@@ -127,7 +174,8 @@ class SynthesisBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array | None, img: jax.Array | None,
-               ws: jax.Array, noise_mode: str = "random"):
+               ws: jax.Array, noise_mode: str = "random",
+               noise: Mapping[str, jax.Array] | None = None):
     """Runs the block.
 
     Args:
@@ -135,6 +183,8 @@ class SynthesisBlock(nn.Module):
       img: image so far [N, R/2, R/2, img_channels] or None.
       ws: this block's ws [N, num_conv + num_torgb, w_dim].
       noise_mode: 'random', 'const' or 'none'.
+      noise: optional explicit noise per layer, {'conv0': [N, R, R, 1],
+        'conv1': ...}; layers not named use `noise_mode`.
 
     Returns:
       (x [N, R, R, out_channels], img [N, R, R, img_channels] or None).
@@ -142,12 +192,14 @@ class SynthesisBlock(nn.Module):
     layer_kwargs = dict(conv_clamp=self.conv_clamp,
                         resample_filter=self.resample_filter,
                         fused_modconv=self.fused_modconv)
+    noise = noise or {}
     res = self.resolution
     if self.in_channels == 0:
       const = self.param("const", normal_init(), (4, 4, self.out_channels))
       x = jnp.broadcast_to(const[None], (ws.shape[0],) + const.shape)
       x = SynthesisLayer(self.out_channels, res, name="conv1",
-                         **layer_kwargs)(x, ws[:, 0], noise_mode)
+                         **layer_kwargs)(x, ws[:, 0], noise_mode,
+                                         noise=noise.get("conv1"))
     else:
       conv0 = SynthesisLayer(self.out_channels, res, up=2, name="conv0",
                              **layer_kwargs)
@@ -157,12 +209,13 @@ class SynthesisBlock(nn.Module):
         skip = Conv2d(self.out_channels, 1, use_bias=False, up=2,
                       resample_filter=self.resample_filter, name="skip")
         y = skip(x, gain=math.sqrt(0.5))
-        x = conv0(x, ws[:, 0], noise_mode)
-        x = conv1(x, ws[:, 1], noise_mode, gain=math.sqrt(0.5))
+        x = conv0(x, ws[:, 0], noise_mode, noise=noise.get("conv0"))
+        x = conv1(x, ws[:, 1], noise_mode, gain=math.sqrt(0.5),
+                  noise=noise.get("conv1"))
         x = y + x
       else:
-        x = conv0(x, ws[:, 0], noise_mode)
-        x = conv1(x, ws[:, 1], noise_mode)
+        x = conv0(x, ws[:, 0], noise_mode, noise=noise.get("conv0"))
+        x = conv1(x, ws[:, 1], noise_mode, noise=noise.get("conv1"))
 
     if img is not None:
       img = filters.upsample2d(img, filters.setup_filter(self.resample_filter))
@@ -192,13 +245,17 @@ class SynthesisNetwork(nn.Module):
     return num_ws_for(self.img_resolution)
 
   @nn.compact
-  def __call__(self, ws: jax.Array, noise_mode: str = "random") -> jax.Array:
+  def __call__(self, ws: jax.Array, noise_mode: str = "random",
+               noise: Mapping[str, jax.Array] | None = None) -> jax.Array:
     """Synthesises images.
 
     Args:
       ws: [N, num_ws, w_dim].
       noise_mode: 'random' (needs the 'noise' RNG stream), 'const' (the
         stored `noise_const` maps) or 'none'.
+      noise: optional explicit noise maps by layer name (see
+        `noise_layer_names`), each [N, res, res, 1]; they replace that
+        layer's `noise_mode` noise.
 
     Returns:
       [N, img_resolution, img_resolution, img_channels], about [-1, 1].
@@ -212,9 +269,14 @@ class SynthesisNetwork(nn.Module):
     if ws.shape[1:] != (self.num_ws, self.w_dim):
       raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], "
                        f"got {ws.shape}")
+    noise = dict(noise or {})
+    unknown = sorted(set(noise) - set(noise_layer_names(self.img_resolution)))
+    if unknown:
+      raise ValueError(f"no noise layers named {unknown}; valid: "
+                       f"{noise_layer_names(self.img_resolution)}")
     x = img = None
-    w_idx = 0
-    for res in block_resolutions(self.img_resolution):
+    windows = ws_windows(self.img_resolution, self.architecture)
+    for res, start, count in windows:
       block = SynthesisBlock(
           in_channels=(channels_at(res // 2, self.channel_base,
                                    self.channel_max) if res > 4 else 0),
@@ -227,7 +289,10 @@ class SynthesisNetwork(nn.Module):
           resample_filter=self.resample_filter,
           fused_modconv=self.fused_modconv,
           name=f"b{res}")
-      n = block.num_conv + block.num_torgb
-      x, img = block(x, img, ws[:, w_idx:w_idx + n], noise_mode)
-      w_idx += block.num_conv
+      layer_noise = {k.split("/")[1]: v for k, v in noise.items()
+                     if k.startswith(f"b{res}/")}
+      x, img = block(x, img, ws[:, start:start + count], noise_mode,
+                     layer_noise)
+      if not self.is_initializing():  # Features are outputs, not variables.
+        self.sow("features", f"res{res}", x)
     return img

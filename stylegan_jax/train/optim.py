@@ -1,7 +1,7 @@
-"""Adam with per-parameter step counts, as the official (torch) Adam keeps.
+"""The optimisers: Adam with per-parameter step counts and the lazy-reg correction.
 
-The official loop runs main and regularisation phases through one Adam per
-network. A parameter the phase's loss does not depend on has no gradient
+`create_optimizers(config)` is the one optimiser factory. The official loop
+runs main and regularisation phases through one Adam per network. A parameter the phase's loss does not depend on has no gradient
 there, and torch's Adam then leaves it alone: no moment decay, no step
 count. optax's Adam shares one count, so we keep counts per parameter and
 let a phase mark parameters inactive (`active` tree of Python bools).
@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import optax
 
 
@@ -57,3 +58,29 @@ def adam(learning_rate: float, b1: float, b2: float,
     return pick(0), AdamState(count=pick(1), mu=pick(2), nu=pick(3))
 
   return optax.GradientTransformationExtraArgs(init, update)
+
+
+def create_optimizer(lr: float, betas: tuple[float, float], eps: float,
+                     reg_interval: int | None) -> optax.GradientTransformation:
+  """Adam with the lazy-regularisation correction of lr and betas.
+
+  With regularisation every `reg_interval` minibatches, main and reg phases
+  share one Adam whose lr and betas are corrected by r = k / (k + 1):
+  lr * r and beta ** r.
+  """
+  ratio = reg_interval / (reg_interval + 1) if reg_interval else 1.0
+  b1, b2 = betas
+  return adam(lr * ratio, b1=b1**ratio, b2=b2**ratio, eps=eps)
+
+
+def create_optimizers(config: ml_collections.ConfigDict):
+  """(g_tx, d_tx) from the `optim` and `loss` sections.
+
+  A regularisation turned off (weight 0) drops its correction.
+  """
+  o = config.optim
+  g_tx = create_optimizer(o.g_lr, tuple(o.betas), o.eps,
+                          o.g_reg_interval if config.loss.pl_weight else None)
+  d_tx = create_optimizer(o.d_lr, tuple(o.betas), o.eps,
+                          o.d_reg_interval if config.loss.r1_gamma else None)
+  return g_tx, d_tx

@@ -1,6 +1,7 @@
 """The training state: one pytree holding everything that changes.
 
-Also owns creating it (networks' init plus optimizers) and the G_ema update.
+Also owns creating it (the networks' init plus the optimisers' state), the
+G_ema update and the per-iteration bookkeeping (step and image counters).
 """
 
 from typing import Any
@@ -12,7 +13,6 @@ import optax
 
 from stylegan_jax.nets import Discriminator
 from stylegan_jax.nets import Generator
-from stylegan_jax.train import optim
 
 Variables = dict[str, Any]
 
@@ -45,17 +45,9 @@ class TrainState:
   key: jax.Array
 
 
-def create_optimizer(lr: float, betas: tuple[float, float], eps: float,
-                     reg_interval: int | None) -> optax.GradientTransformation:
-  """Adam with the lazy-regularisation correction of lr and betas.
-
-  With regularisation every `reg_interval` minibatches, main and reg phases
-  share one Adam whose lr and betas are corrected by r = k / (k + 1):
-  lr * r and beta ** r.
-  """
-  ratio = reg_interval / (reg_interval + 1) if reg_interval else 1.0
-  b1, b2 = betas
-  return optim.adam(lr * ratio, b1=b1**ratio, b2=b2**ratio, eps=eps)
+def _copy(tree):
+  """A copy with its own buffers, so G and G_ema can both be donated."""
+  return jax.tree.map(jnp.copy, tree)
 
 
 def create_train_state(
@@ -65,7 +57,11 @@ def create_train_state(
     g_tx: optax.GradientTransformation,
     d_tx: optax.GradientTransformation,
 ) -> TrainState:
-  """Initialises networks and optimizers; G_ema starts as a copy of G."""
+  """Initialises networks and optimizers; G_ema starts as a copy of G.
+
+  Every leaf has its own buffer (G_ema is copied, not aliased), so the state
+  can be donated to a jitted step as it is.
+  """
   g_key, d_key, train_key = jax.random.split(key, 3)
   z = jnp.zeros((1, G.z_dim))
   c = jnp.zeros((1, G.c_dim))
@@ -80,8 +76,8 @@ def create_train_state(
       d_params=d_vars["params"],
       g_opt_state=g_tx.init(g_vars["params"]),
       d_opt_state=d_tx.init(d_vars["params"]),
-      ema_params=g_vars["params"],
-      ema_buffers=g_vars["buffers"],
+      ema_params=_copy(g_vars["params"]),
+      ema_buffers=_copy(g_vars["buffers"]),
       pl_mean=jnp.zeros((), jnp.float32),
       key=jax.random.key_data(train_key),
   )
@@ -98,15 +94,17 @@ def ema_beta(nimg: jax.Array, batch_size: int, ema_kimg: float,
 
 def update_ema(state: TrainState, batch_size: int, ema_kimg: float,
                ema_rampup: float | None) -> TrainState:
-  """Ends an iteration: G_ema update, buffers copied, counters advanced."""
+  """G_ema <- G + beta (G_ema - G); G_ema's buffers are copied from G."""
   beta = ema_beta(state.nimg, batch_size, ema_kimg, ema_rampup)
   ema_params = jax.tree.map(lambda p, e: p + beta * (e - p), state.g_params,
                             state.ema_params)
-  return state.replace(
-      ema_params=ema_params,
-      ema_buffers=state.g_buffers,
-      nimg=state.nimg + batch_size,
-      step=state.step + 1)
+  return state.replace(ema_params=ema_params,
+                       ema_buffers=_copy(state.g_buffers))
+
+
+def advance(state: TrainState, batch_size: int) -> TrainState:
+  """Counts one finished iteration: step + 1, nimg + batch_size."""
+  return state.replace(step=state.step + 1, nimg=state.nimg + batch_size)
 
 
 def param_count(tree: Variables) -> int:

@@ -1,27 +1,41 @@
-"""Pure step functions for StyleGAN2's four training phases.
+"""StyleGAN2's training algorithm as pure functions.
 
-`make_phase_steps` returns `{'g_main', 'g_reg', 'd_main', 'd_reg', 'ema'}`:
-plain `(state, batch) -> (state, metrics)` functions (`ema` takes only the
-state) for the loop to jit. Python picks which phases run in an iteration
-(`phases_for_step`); nothing traced selects a phase. Each phase draws its own
-latents and fake labels from a key folded from the state's key, the step and
-the phase, so a resumed run draws exactly the same numbers.
+Public pieces, usable on their own in research code:
+
+* `sample_latents`: z and fake labels drawn as the official loop draws them;
+* `map_training` / `generator_forward`: G in training mode (mapping that
+  moves `w_avg`, style mixing with a second z, synthesis with random noise);
+* `StyleGAN2Step`: the four phases (`g_main`, `g_reg`, `d_main`, `d_reg`)
+  as methods `(state, batch) -> (state, metrics)`, plus `end_iteration`
+  (G_ema and the step/image counters) and `iteration` (the phases of one
+  iteration followed by `end_iteration`). Its `extra_g_loss` /
+  `extra_d_loss` hooks add a term to G's or D's main loss without forking
+  this module: a function of the phase's tensors (`PhaseTensors`) returning
+  `(loss, metrics)`.
+
+Python picks which phases run in an iteration (`phases_for_step`); nothing
+traced selects a phase. Each phase draws its own latents and fake labels from
+a key folded from the state's key, the step and the phase, so a resumed run
+draws exactly the same numbers.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 import dataclasses
 import re
+from typing import Any
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import optax
 
 from stylegan_jax import losses
+from stylegan_jax import tree_util
 from stylegan_jax.nets import Discriminator
 from stylegan_jax.nets import Generator
+from stylegan_jax.train import state as state_lib
 from stylegan_jax.train.state import TrainState
-from stylegan_jax.train.state import update_ema
 
 PHASES = ("g_main", "g_reg", "d_main", "d_reg")
 # Parameters a regularisation phase's loss does not depend on (the official
@@ -32,23 +46,37 @@ NO_GRADIENT = {"g_reg": re.compile(r"(^|/)torgb/bias$"),
                "d_reg": re.compile(r"^b4/out/bias$")}
 Batch = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
-StepFn = Callable[..., tuple[TrainState, Metrics]]
+Variables = dict[str, Any]
 
 
 @dataclasses.dataclass(frozen=True)
 class StepConfig:
-  """What the steps need from the config (see `configs.base_config`)."""
+  """What the phases need from the config (defaults: `configs.base_config`)."""
 
   batch_size: int
-  r1_gamma: float = 10.0
-  pl_weight: float = 2.0
-  pl_decay: float = 0.01
-  pl_batch_shrink: int = 2
-  style_mixing_prob: float = 0.9
-  g_reg_interval: int = 4
-  d_reg_interval: int = 16
-  ema_kimg: float = 10.0
-  ema_rampup: float | None = None
+  r1_gamma: float
+  pl_weight: float
+  pl_decay: float
+  pl_batch_shrink: int
+  style_mixing_prob: float
+  g_reg_interval: int
+  d_reg_interval: int
+  ema_kimg: float
+  ema_rampup: float | None
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict) -> "StepConfig":
+    return cls(
+        batch_size=config.train.batch_size,
+        r1_gamma=config.loss.r1_gamma,
+        pl_weight=config.loss.pl_weight,
+        pl_decay=config.loss.pl_decay,
+        pl_batch_shrink=config.loss.pl_batch_shrink,
+        style_mixing_prob=config.loss.style_mixing_prob,
+        g_reg_interval=config.optim.g_reg_interval,
+        d_reg_interval=config.optim.d_reg_interval,
+        ema_kimg=config.train.ema_kimg,
+        ema_rampup=config.train.ema_rampup)
 
 
 def phases_for_step(step: int, cfg: StepConfig) -> list[str]:
@@ -65,9 +93,8 @@ def phases_for_step(step: int, cfg: StepConfig) -> list[str]:
 def active_params(params, phase: str):
   """Tree of Python bools: False where `phase`'s loss has no gradient."""
   rule = NO_GRADIENT.get(phase)
-  return jax.tree_util.tree_map_with_path(
-      lambda path, _: rule is None or not rule.search(
-          "/".join(str(getattr(k, "key", k)) for k in path)), params)
+  return tree_util.map_with_names(
+      lambda name, _: rule is None or not rule.search(name), params)
 
 
 def clean_gradients(grads):
@@ -76,75 +103,185 @@ def clean_gradients(grads):
       lambda g: jnp.nan_to_num(g, nan=0.0, posinf=1e5, neginf=-1e5), grads)
 
 
-def make_phase_steps(
-    G: Generator,
-    D: Discriminator,
-    g_tx: optax.GradientTransformation,
-    d_tx: optax.GradientTransformation,
-    cfg: StepConfig,
-    class_probs: np.ndarray | None = None,
-    constrain_batch: Callable[[jax.Array], jax.Array] = lambda x: x,
-) -> dict[str, StepFn]:
-  """Builds the phase step functions.
+# ------------------------------------------------------ G in training mode --
+
+
+def sample_latents(key: jax.Array, n: int, z_dim: int,
+                   class_probs=None) -> tuple[jax.Array, jax.Array]:
+  """Latents and fake labels as the official loop draws them.
 
   Args:
+    key: a PRNG key.
+    n: how many.
+    z_dim: latent size.
+    class_probs: the training set's label distribution [c_dim] (labels of
+      uniformly random training images); None or empty: unconditional.
+
+  Returns:
+    (z [n, z_dim] ~ N(0, I), c [n, c_dim] one-hot, [n, 0] if unconditional).
+  """
+  z_key, c_key = jax.random.split(key)
+  z = jax.random.normal(z_key, (n, z_dim))
+  if class_probs is None or not len(class_probs):
+    return z, jnp.zeros((n, 0), jnp.float32)
+  probs = jnp.asarray(class_probs, jnp.float32)
+  labels = jax.random.categorical(c_key, jnp.log(probs), shape=(n,))
+  return z, jax.nn.one_hot(labels, probs.shape[0])
+
+
+def map_training(G: Generator, params: Variables, buffers: Variables,
+                 z: jax.Array, c: jax.Array, key: jax.Array,
+                 style_mixing_prob: float,
+                 constrain_batch: Callable[[jax.Array], jax.Array] = (
+                     lambda x: x)) -> tuple[jax.Array, Variables]:
+  """G's mapping as in training: moves w_avg, then style mixing.
+
+  With probability `style_mixing_prob` (one draw per call, as the official),
+  ws from a cutoff drawn uniformly in [1, num_ws) on come from the mapping
+  of a second z (same c); that second mapping does not move w_avg.
+
+  Args:
+    G: the generator.
+    params, buffers: its variables.
+    z: [N, z_dim]; c: [N, c_dim].
+    key: PRNG key for the mixing draws.
+    style_mixing_prob: 0 turns mixing off.
+    constrain_batch: applied to per-sample arrays drawn here (the second z).
+
+  Returns:
+    (ws [N, num_ws, w_dim], the updated buffers).
+  """
+  ws, mutated = G.apply({"params": params, "buffers": buffers}, z, c,
+                        update_w_avg=True, method=G.map, mutable=["buffers"])
+  buffers = mutated["buffers"]
+  if style_mixing_prob > 0:
+    num_ws = G.num_ws
+    cut_key, prob_key, z2_key = jax.random.split(key, 3)
+    cutoff = jax.random.randint(cut_key, (), 1, num_ws)
+    cutoff = jnp.where(
+        jax.random.uniform(prob_key, ()) < style_mixing_prob, cutoff, num_ws)
+    z2 = constrain_batch(jax.random.normal(z2_key, z.shape))
+    ws2 = G.apply({"params": params, "buffers": buffers}, z2, c,
+                  method=G.map)  # w_avg not updated.
+    keep = jnp.arange(num_ws)[None, :, None] < cutoff
+    ws = jnp.where(keep, ws, ws2)
+  return ws, buffers
+
+
+def synthesize_training(G: Generator, params: Variables, buffers: Variables,
+                        ws: jax.Array, key: jax.Array,
+                        noise: dict[str, jax.Array] | None = None
+                        ) -> jax.Array:
+  """ws [N, num_ws, w_dim] -> images [N, H, W, C] with random noise from key."""
+  return G.apply({"params": params, "buffers": buffers}, ws,
+                 noise_mode="random", noise=noise, method=G.synthesize,
+                 rngs={"noise": key})
+
+
+def generator_forward(G: Generator, params: Variables, buffers: Variables,
+                      z: jax.Array, c: jax.Array, key: jax.Array, *,
+                      style_mixing_prob: float,
+                      noise: dict[str, jax.Array] | None = None,
+                      constrain_batch: Callable[[jax.Array], jax.Array] = (
+                          lambda x: x)
+                      ) -> tuple[jax.Array, jax.Array, Variables]:
+  """G as the training phases run it: `map_training`, then random noise.
+
+  Returns:
+    (images [N, H, W, C], ws [N, num_ws, w_dim], the updated buffers).
+  """
+  mix_key, noise_key = jax.random.split(key)
+  ws, buffers = map_training(G, params, buffers, z, c, mix_key,
+                             style_mixing_prob, constrain_batch)
+  img = synthesize_training(G, params, buffers, ws, noise_key, noise)
+  return img, ws, buffers
+
+
+# ------------------------------------------------------------------ phases --
+
+
+@dataclasses.dataclass(frozen=True)
+class PhaseTensors:
+  """What an extra-loss hook sees of a phase (None where a phase has none).
+
+  Attributes:
+    phase: 'g_main' or 'd_main'.
+    key: a PRNG key of the hook's own.
+    real, real_c: the real images [N, H, W, C] and labels [N, c_dim].
+    fake, fake_c: the generated images and their labels. In `g_main` the
+      fakes depend on G's parameters (the hook's loss trains G through
+      them); in `d_main` they are gradient-stopped.
+    ws: the fakes' ws [N, num_ws, w_dim].
+    real_logits, fake_logits: D's logits [N, 1] on them.
+    d_fn: (images, c) -> logits with this phase's D parameters; in `d_main`
+      the gradient of the hook's loss reaches D through it.
+  """
+
+  phase: str
+  key: jax.Array
+  real: jax.Array | None
+  real_c: jax.Array | None
+  fake: jax.Array
+  fake_c: jax.Array
+  ws: jax.Array
+  real_logits: jax.Array | None
+  fake_logits: jax.Array
+  d_fn: Callable[[jax.Array, jax.Array], jax.Array]
+
+
+LossHook = Callable[[PhaseTensors], tuple[jax.Array, Metrics]]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class StyleGAN2Step:
+  """The official four-phase training iteration, one method per phase.
+
+  Attributes:
     G, D: the networks.
-    g_tx, d_tx: their optimizers (see `state.create_optimizer`).
+    g_tx, d_tx: their optimisers (`optim.create_optimizers`).
     cfg: loss, regularisation and EMA settings.
     class_probs: the training set's label distribution [c_dim] for drawing
       fake labels (None or empty for unconditional models).
+    extra_g_loss: optional hook whose loss is added to G's main loss.
+    extra_d_loss: optional hook whose loss is added to D's main loss.
     constrain_batch: applied to per-sample arrays created inside a step
       (latents, labels, noise) to pin their sharding to the batch axis.
-
-  Returns:
-    {'g_main', 'g_reg', 'd_main', 'd_reg': (state, batch) -> (state, metrics),
-     'ema': state -> state}.
   """
-  c_dim = G.c_dim
-  num_ws = G.num_ws
-  probs = None if not c_dim else jnp.asarray(class_probs, jnp.float32)
 
-  def phase_key(state: TrainState, phase: str) -> jax.Array:
+  G: Generator
+  D: Discriminator
+  g_tx: optax.GradientTransformation
+  d_tx: optax.GradientTransformation
+  cfg: StepConfig
+  class_probs: Sequence[float] | None = None
+  extra_g_loss: LossHook | None = None
+  extra_d_loss: LossHook | None = None
+  constrain_batch: Callable[[jax.Array], jax.Array] = lambda x: x
+
+  def phases(self, step: int) -> list[str]:
+    """The phases of iteration `step` (see `phases_for_step`)."""
+    return phases_for_step(step, self.cfg)
+
+  def phase_key(self, state: TrainState, phase: str) -> jax.Array:
     key = jax.random.wrap_key_data(state.key)
     key = jax.random.fold_in(key, state.step)
     return jax.random.fold_in(key, PHASES.index(phase))
 
-  def sample_latents(key, n):
-    z_key, c_key = jax.random.split(key)
-    z = constrain_batch(jax.random.normal(z_key, (n, G.z_dim)))
-    if not c_dim:
-      return z, jnp.zeros((n, 0), jnp.float32)
-    labels = jax.random.categorical(c_key, jnp.log(probs), shape=(n,))
-    return z, constrain_batch(jax.nn.one_hot(labels, c_dim))
+  def latents(self, key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
+    z, c = sample_latents(key, n, self.G.z_dim, self.class_probs)
+    return self.constrain_batch(z), self.constrain_batch(c)
 
-  def run_G(params, buffers, z, c, key):
-    """Mapping (moving w_avg), style mixing, synthesis with random noise."""
-    mix_key, z2_key, noise_key = jax.random.split(key, 3)
-    ws, mutated = G.apply({"params": params, "buffers": buffers}, z, c,
-                          update_w_avg=True, method=G.map,
-                          mutable=["buffers"])
-    variables = {"params": params, "buffers": mutated["buffers"]}
-    if cfg.style_mixing_prob > 0:
-      cut_key, prob_key = jax.random.split(mix_key)
-      cutoff = jax.random.randint(cut_key, (), 1, num_ws)
-      cutoff = jnp.where(
-          jax.random.uniform(prob_key, ()) < cfg.style_mixing_prob,
-          cutoff, num_ws)
-      z2 = constrain_batch(jax.random.normal(z2_key, z.shape))
-      ws2 = G.apply(variables, z2, c, method=G.map)  # w_avg not updated.
-      keep = jnp.arange(num_ws)[None, :, None] < cutoff
-      ws = jnp.where(keep, ws, ws2)
+  def run_g(self, params, buffers, z, c, key):
+    """`generator_forward` with this step's mixing and batch constraint."""
+    return generator_forward(self.G, params, buffers, z, c, key,
+                             style_mixing_prob=self.cfg.style_mixing_prob,
+                             constrain_batch=self.constrain_batch)
 
-    def synthesize(ws):
-      return G.apply(variables, ws, noise_mode="random", method=G.synthesize,
-                     rngs={"noise": noise_key})
+  def d_fn(self, d_params: Variables) -> Callable[[jax.Array, jax.Array],
+                                                  jax.Array]:
+    return lambda img, c: self.D.apply({"params": d_params}, img, c)
 
-    return synthesize, ws, mutated["buffers"]
-
-  def apply_d(d_params, img, c):
-    return D.apply({"params": d_params}, img, c)
-
-  def optimizer_step(tx, grads, opt_state, params, prefix, phase):
+  def _optimizer_step(self, tx, grads, opt_state, params, prefix, phase):
     grads = clean_gradients(grads)
     updates, opt_state = tx.update(grads, opt_state, params,
                                    active=active_params(params, phase))
@@ -154,38 +291,60 @@ def make_phase_steps(
              f"norm/{prefix}_param": optax.tree_utils.tree_norm(params)}
     return params, opt_state, norms
 
-  def g_main(state: TrainState, batch: Batch):
-    del batch  # G's phases draw only latents and labels.
-    latent_key, g_key = jax.random.split(phase_key(state, "g_main"))
-    z, c = sample_latents(latent_key, cfg.batch_size)
+  def _g_update(self, state, grads, phase, prefix):
+    params, opt_state, norms = self._optimizer_step(
+        self.g_tx, grads, state.g_opt_state, state.g_params, prefix, phase)
+    return state.replace(g_params=params, g_opt_state=opt_state), norms
+
+  def _d_update(self, state, grads, phase, prefix):
+    params, opt_state, norms = self._optimizer_step(
+        self.d_tx, grads, state.d_opt_state, state.d_params, prefix, phase)
+    return state.replace(d_params=params, d_opt_state=opt_state), norms
+
+  def g_main(self, state: TrainState, batch: Batch):
+    """Non-saturating G loss on D(G(z, c)) (+ extra_g_loss); trains G."""
+    latent_key, g_key, hook_key = jax.random.split(
+        self.phase_key(state, "g_main"), 3)
+    z, c = self.latents(latent_key, self.cfg.batch_size)
+    d_fn = self.d_fn(state.d_params)
 
     def loss_fn(g_params):
-      synthesize, ws, buffers = run_G(g_params, state.g_buffers, z, c, g_key)
-      loss, metrics = losses.g_main_loss(apply_d(state.d_params,
-                                                 synthesize(ws), c))
+      fake, ws, buffers = self.run_g(g_params, state.g_buffers, z, c, g_key)
+      fake_logits = d_fn(fake, c)
+      loss, metrics = losses.g_main_loss(fake_logits)
+      if self.extra_g_loss is not None:
+        extra, extra_metrics = self.extra_g_loss(PhaseTensors(
+            phase="g_main", key=hook_key, real=batch.get("image"),
+            real_c=batch.get("label"), fake=fake, fake_c=c, ws=ws,
+            real_logits=None, fake_logits=fake_logits, d_fn=d_fn))
+        loss = loss + extra
+        metrics = {**metrics, **extra_metrics}
       return loss, (metrics, buffers)
 
     grads, (metrics, buffers) = jax.grad(loss_fn, has_aux=True)(
         state.g_params)
-    params, opt_state, norms = optimizer_step(
-        g_tx, grads, state.g_opt_state, state.g_params, "G",
-        "g_main")
-    state = state.replace(g_params=params, g_opt_state=opt_state,
-                          g_buffers=buffers)
-    return state, {**metrics, **norms}
+    state, norms = self._g_update(state, grads, "g_main", "G")
+    return state.replace(g_buffers=buffers), {**metrics, **norms}
 
-  def g_reg(state: TrainState, batch: Batch):
-    del batch
+  def g_reg(self, state: TrainState, batch: Batch):
+    """Path-length regulariser (x g_reg_interval); trains G."""
+    del batch  # Path length draws only latents and labels.
+    cfg = self.cfg
     n = cfg.batch_size // cfg.pl_batch_shrink
     latent_key, g_key, noise_key = jax.random.split(
-        phase_key(state, "g_reg"), 3)
-    z, c = sample_latents(latent_key, n)
-    res, ch = G.img_resolution, G.img_channels
-    pl_noise = constrain_batch(jax.random.normal(noise_key, (n, res, res, ch))
-                               / np.sqrt(res * res))
+        self.phase_key(state, "g_reg"), 3)
+    z, c = self.latents(latent_key, n)
+    res, ch = self.G.img_resolution, self.G.img_channels
+    pl_noise = self.constrain_batch(
+        jax.random.normal(noise_key, (n, res, res, ch)) / np.sqrt(res * res))
+    mix_key, synth_key = jax.random.split(g_key)
 
     def loss_fn(g_params):
-      synthesize, ws, buffers = run_G(g_params, state.g_buffers, z, c, g_key)
+      ws, buffers = map_training(self.G, g_params, state.g_buffers, z, c,
+                                 mix_key, cfg.style_mixing_prob,
+                                 self.constrain_batch)
+      synthesize = lambda w: synthesize_training(  # pylint: disable=unnecessary-lambda-assignment
+          self.G, g_params, buffers, w, synth_key)
       loss, metrics = losses.path_length_penalty(
           synthesize, ws, pl_noise, state.pl_mean, cfg.pl_decay,
           cfg.pl_weight)
@@ -193,59 +352,63 @@ def make_phase_steps(
 
     grads, (metrics, buffers) = jax.grad(loss_fn, has_aux=True)(
         state.g_params)
-    params, opt_state, norms = optimizer_step(
-        g_tx, grads, state.g_opt_state, state.g_params, "G_reg",
-        "g_reg")
-    metrics["reg/pl_lengths"] = jnp.mean(metrics["reg/pl_lengths"])
-    state = state.replace(g_params=params, g_opt_state=opt_state,
-                          g_buffers=buffers, pl_mean=metrics["reg/pl_mean"])
+    state, norms = self._g_update(state, grads, "g_reg", "G_reg")
+    state = state.replace(g_buffers=buffers, pl_mean=metrics["reg/pl_mean"])
     return state, {**metrics, **norms}
 
-  def d_main(state: TrainState, batch: Batch):
-    latent_key, g_key = jax.random.split(phase_key(state, "d_main"))
-    z, c = sample_latents(latent_key, cfg.batch_size)
+  def d_main(self, state: TrainState, batch: Batch):
+    """softplus(D(fake)) + softplus(-D(real)) (+ extra_d_loss); trains D."""
+    latent_key, g_key, hook_key = jax.random.split(
+        self.phase_key(state, "d_main"), 3)
+    z, c = self.latents(latent_key, self.cfg.batch_size)
     # G runs (moving w_avg, as G is in training mode) but is not trained.
-    synthesize, ws, buffers = run_G(state.g_params, state.g_buffers, z, c,
-                                    g_key)
-    fake = jax.lax.stop_gradient(synthesize(ws))
+    fake, ws, buffers = self.run_g(state.g_params, state.g_buffers, z, c,
+                                   g_key)
+    fake = jax.lax.stop_gradient(fake)
+    real, real_c = batch["image"], batch["label"]
 
     def loss_fn(d_params):
-      return losses.d_main_loss(apply_d(d_params, fake, c),
-                                apply_d(d_params, batch["image"],
-                                        batch["label"]))
+      d_fn = self.d_fn(d_params)
+      fake_logits, real_logits = d_fn(fake, c), d_fn(real, real_c)
+      loss, metrics = losses.d_main_loss(fake_logits, real_logits)
+      if self.extra_d_loss is not None:
+        extra, extra_metrics = self.extra_d_loss(PhaseTensors(
+            phase="d_main", key=hook_key, real=real, real_c=real_c,
+            fake=fake, fake_c=c, ws=ws, real_logits=real_logits,
+            fake_logits=fake_logits, d_fn=d_fn))
+        loss = loss + extra
+        metrics = {**metrics, **extra_metrics}
+      return loss, metrics
 
     grads, metrics = jax.grad(loss_fn, has_aux=True)(state.d_params)
-    params, opt_state, norms = optimizer_step(
-        d_tx, grads, state.d_opt_state, state.d_params, "D",
-        "d_main")
-    state = state.replace(d_params=params, d_opt_state=opt_state,
-                          g_buffers=buffers)
-    return state, {**metrics, **norms}
+    state, norms = self._d_update(state, grads, "d_main", "D")
+    return state.replace(g_buffers=buffers), {**metrics, **norms}
 
-  def d_reg(state: TrainState, batch: Batch):
+  def d_reg(self, state: TrainState, batch: Batch):
+    """R1 on the reals (x d_reg_interval); trains D."""
 
     def loss_fn(d_params):
       loss, metrics = losses.r1_penalty(
-          lambda img, c: apply_d(d_params, img, c), batch["image"],
-          batch["label"], cfg.r1_gamma)
-      return loss * cfg.d_reg_interval, metrics
+          self.d_fn(d_params), batch["image"], batch["label"],
+          self.cfg.r1_gamma)
+      return loss * self.cfg.d_reg_interval, metrics
 
     grads, metrics = jax.grad(loss_fn, has_aux=True)(state.d_params)
-    params, opt_state, norms = optimizer_step(
-        d_tx, grads, state.d_opt_state, state.d_params, "D_reg",
-        "d_reg")
-    state = state.replace(d_params=params, d_opt_state=opt_state)
+    state, norms = self._d_update(state, grads, "d_reg", "D_reg")
     return state, {**metrics, **norms}
 
-  def ema(state: TrainState) -> TrainState:
-    return update_ema(state, cfg.batch_size, cfg.ema_kimg, cfg.ema_rampup)
+  def end_iteration(self, state: TrainState) -> TrainState:
+    """After the phases: G_ema update, then the counters advance."""
+    cfg = self.cfg
+    state = state_lib.update_ema(state, cfg.batch_size, cfg.ema_kimg,
+                                 cfg.ema_rampup)
+    return state_lib.advance(state, cfg.batch_size)
 
-  return {"g_main": g_main, "g_reg": g_reg, "d_main": d_main,
-          "d_reg": d_reg, "ema": ema}
-
-
-def labels_to_one_hot(labels: np.ndarray, c_dim: int) -> np.ndarray:
-  """int labels [N] -> float32 one-hot [N, c_dim] ([N, 0] if c_dim is 0)."""
-  if not c_dim:
-    return np.zeros((len(labels), 0), np.float32)
-  return np.eye(c_dim, dtype=np.float32)[labels]
+  def iteration(self, state: TrainState, batch: Batch,
+                phases: Sequence[str]) -> tuple[TrainState, Metrics]:
+    """One whole iteration: `phases` in order, then `end_iteration`."""
+    metrics = {}
+    for phase in phases:
+      state, phase_metrics = getattr(self, phase)(state, batch)
+      metrics.update(phase_metrics)
+    return self.end_iteration(state), metrics

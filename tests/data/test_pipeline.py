@@ -5,17 +5,25 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
-from stylegan_jax.data import tfds_builders
+from stylegan_jax import configs
 from stylegan_jax.data import embedded
 from stylegan_jax.data import pipeline
+from stylegan_jax.data import tfds_builders
 
 N = 30  # Embedded images: small, and not a multiple of the batch sizes used.
+
+
+def _data_cfg(**kwargs) -> pipeline.DataConfig:
+  """The default `data` section with `kwargs` set, as a DataConfig."""
+  data = configs.base_config().data
+  data.update(kwargs)
+  return pipeline.DataConfig.from_config(data)
 
 
 def _cfg(**kwargs) -> pipeline.DataConfig:
   kwargs = {"source": "embedded", "resolution": 8, "embedded_num_images": N,
             "shuffle_buffer": 64, **kwargs}
-  return pipeline.DataConfig(**kwargs)
+  return _data_cfg(**kwargs)
 
 
 def _take(cfg, num_batches, **kwargs):
@@ -134,7 +142,7 @@ def folder(tmp_path_factory):
 
 def _folder_cfg(folder, **kwargs):
   root, tfds_dir = folder
-  return pipeline.DataConfig(
+  return _data_cfg(
       source="image_folder", data_dir=str(root), tfds_dir=str(tfds_dir),
       resolution=8, **kwargs)
 
@@ -176,7 +184,7 @@ def test_pad_keeps_the_whole_picture(folder):
 
 
 def test_missing_folder_names_path_and_layout(tmp_path):
-  cfg = pipeline.DataConfig(source="wikiart", data_dir=str(tmp_path / "nope"),
+  cfg = _data_cfg(source="wikiart", data_dir=str(tmp_path / "nope"),
                             tfds_dir=str(tmp_path / "tfds"))
   with pytest.raises(FileNotFoundError) as info:
     pipeline.create_input_iterator(cfg, batch_size=2)
@@ -186,11 +194,11 @@ def test_missing_folder_names_path_and_layout(tmp_path):
 
 def test_bad_config():
   with pytest.raises(ValueError, match="source"):
-    pipeline.DataConfig(source="imagenet")
+    _data_cfg(source="imagenet")
   with pytest.raises(ValueError, match="crop"):
     _cfg(crop="stretch")
   with pytest.raises(ValueError, match="data_dir"):
-    pipeline.DataConfig(source="wikiart")
+    _data_cfg(source="wikiart")
   with pytest.raises(ValueError, match="genre"):
     pipeline.create_input_iterator(
         _cfg(conditional=True, label_key="genre"), batch_size=2)
@@ -206,7 +214,7 @@ def test_wikiart_genre_labels_with_unknown_class(tmp_path):
   (root / "genre_class.txt").write_text("0 portrait\n1 genre_painting\n")
   (root / "genre_train.csv").write_text(
       "Baroque/rembrandt_a.png,1\nBaroque/vermeer_c.png,0\n")
-  cfg = pipeline.DataConfig(
+  cfg = _data_cfg(
       source="wikiart", data_dir=str(root), tfds_dir=str(tmp_path / "tfds"),
       resolution=8, conditional=True, label_key="genre")
   it, [batch] = _take(cfg, 1, batch_size=3)

@@ -8,6 +8,7 @@ from PIL import Image
 import pytest
 import tensorflow_datasets as tfds
 
+from stylegan_jax import images
 from stylegan_jax.data import tfds_builders
 
 RES = 32  # Stored shorter side; the small test images stay at native size.
@@ -247,12 +248,12 @@ def test_directory_without_images_names_path_and_layout(tmp_path, cls):
 def test_to_rgb_odd_modes():
   one_bit = Image.fromarray(np.eye(4, dtype=bool))
   assert np.array_equal(
-      np.asarray(tfds_builders.to_rgb(one_bit))[..., 0], np.eye(4) * 255)
+      np.asarray(images.to_rgb(one_bit))[..., 0], np.eye(4) * 255)
   la = Image.fromarray(np.array([[[10, 0], [10, 255]]], np.uint8), "LA")
-  assert np.asarray(tfds_builders.to_rgb(la)).tolist() == [
+  assert np.asarray(images.to_rgb(la)).tolist() == [
       [[255, 255, 255], [10, 10, 10]]]
   f = Image.fromarray(np.array([[0.0, 0.5, 1.0]], np.float32), "F")
-  assert np.asarray(tfds_builders.to_rgb(f))[0, :, 0].tolist() == [0, 128, 255]
+  assert np.asarray(images.to_rgb(f))[0, :, 0].tolist() == [0, 128, 255]
 
 
 def test_folder_of_only_corrupt_files_says_so(tmp_path):

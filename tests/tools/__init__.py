@@ -1,10 +1,10 @@
-"""Helpers shared by the tool tests: a tiny random model and a CLI runner."""
+"""Helpers shared by the tool tests: a tiny random model and CLI runners."""
 
 from collections.abc import Callable, Sequence
 
-from absl import flags
 import jax
 import numpy as np
+import pytest
 
 from stylegan_jax import model_io
 from stylegan_jax.nets import Generator
@@ -42,7 +42,21 @@ def make_model(c_dim: int = 0) -> model_io.Model:
 
 def run_main(main: Callable[[Sequence[str]], None],
              args: Sequence[str]) -> None:
-  """Parses `args` as the command line (flags reset first), runs main."""
-  flags.FLAGS.unparse_flags()
-  argv = flags.FLAGS(["prog", *args])
-  main(argv)
+  """Runs a tool's main with `args` as its command line."""
+  main(list(args))
+
+
+def user_error(main: Callable[[Sequence[str]], None], args: Sequence[str],
+               capsys) -> str:
+  """Runs a tool expecting a user error: exit code 2 and one stderr line.
+
+  Returns:
+    That line.
+  """
+  capsys.readouterr()
+  with pytest.raises(SystemExit) as info:
+    main(list(args))
+  assert info.value.code == 2
+  lines = capsys.readouterr().err.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith("error: "), lines
+  return lines[0]

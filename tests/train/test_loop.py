@@ -12,6 +12,7 @@ import pytest
 from stylegan_jax import configs
 from stylegan_jax import sharding
 from stylegan_jax.train import loop
+from stylegan_jax.train import setup
 
 BATCH = 8
 
@@ -59,9 +60,7 @@ def test_training_runs_and_writes_outputs(six_steps):
   workdir, state = six_steps
   assert int(state.step) == 6 and int(state.nimg) == 6 * BATCH
   config = tiny_config(6)
-  G, D = loop.create_networks(config, c_dim=5)
-  fresh = loop.create_state(config, G, D, *loop.create_optimizers(config),
-                            sharding.create_mesh(1))[2]()
+  fresh = setup.build(config, 5, sharding.create_mesh(1)).init()
   assert all(np.all(np.isfinite(x)) for x in leaves(state))
   changed = [not np.array_equal(b, a) for b, a in
              zip(leaves(fresh.g_params), leaves(state.g_params))]

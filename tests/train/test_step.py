@@ -1,15 +1,25 @@
 """Phase schedule, optimizer correction, gradient cleaning and EMA."""
 
+import dataclasses
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from stylegan_jax import configs
+from stylegan_jax import labels
+from stylegan_jax.train import optim
 from stylegan_jax.train import state as state_lib
 from stylegan_jax.train import step as step_lib
 
 
+def _step_config(**overrides) -> step_lib.StepConfig:
+  cfg = step_lib.StepConfig.from_config(configs.base_config())
+  return dataclasses.replace(cfg, **overrides)
+
+
 def test_lazy_regularisation_schedule():
-  cfg = step_lib.StepConfig(batch_size=8, g_reg_interval=4, d_reg_interval=16)
+  cfg = _step_config(batch_size=8, g_reg_interval=4, d_reg_interval=16)
   schedule = {s: step_lib.phases_for_step(s, cfg) for s in range(33)}
   assert schedule[0] == ["g_main", "g_reg", "d_main", "d_reg"]
   assert schedule[1] == ["g_main", "d_main"]
@@ -19,14 +29,14 @@ def test_lazy_regularisation_schedule():
       range(0, 33, 4))
   assert [s for s in schedule if "d_reg" in schedule[s]] == [0, 16, 32]
   # A zero weight turns its regularisation phase off altogether.
-  off = step_lib.StepConfig(batch_size=8, pl_weight=0.0, r1_gamma=0.0)
+  off = _step_config(batch_size=8, pl_weight=0.0, r1_gamma=0.0)
   assert step_lib.phases_for_step(0, off) == ["g_main", "d_main"]
 
 
 @pytest.mark.parametrize("interval", [4, 16])
 def test_adam_lazy_regularisation_correction(interval):
   lr, betas, eps = 0.002, (0.0, 0.99), 1e-8
-  tx = state_lib.create_optimizer(lr, betas, eps, interval)
+  tx = optim.create_optimizer(lr, betas, eps, interval)
   r = interval / (interval + 1)
   params = {"w": jnp.zeros(3)}
   opt_state = tx.init(params)
@@ -43,7 +53,7 @@ def test_adam_lazy_regularisation_correction(interval):
 
 
 def test_no_correction_without_regularisation():
-  tx = state_lib.create_optimizer(0.01, (0.0, 0.99), 1e-8, None)
+  tx = optim.create_optimizer(0.01, (0.0, 0.99), 1e-8, None)
   updates, _ = tx.update({"w": jnp.array([2.0])},
                          tx.init({"w": jnp.zeros(1)}))
   np.testing.assert_allclose(updates["w"], [-0.01], rtol=1e-5)
@@ -67,15 +77,15 @@ def test_ema_beta_and_rampup():
 
 
 def test_labels_to_one_hot():
-  np.testing.assert_array_equal(step_lib.labels_to_one_hot(np.array([2, 0]),
-                                                           3),
+  np.testing.assert_array_equal(labels.one_hot(np.array([2, 0]), 3),
                                 [[0, 0, 1], [1, 0, 0]])
-  assert step_lib.labels_to_one_hot(np.array([0, 0]), 0).shape == (2, 0)
-
+  assert labels.one_hot(np.array([0, 0]), 0).shape == (2, 0)
+  with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
+    labels.one_hot(np.array([3]), 3)
 
 
 def test_inactive_parameters_keep_their_adam_state():
-  tx = state_lib.create_optimizer(0.01, (0.0, 0.99), 1e-8, 4)
+  tx = optim.create_optimizer(0.01, (0.0, 0.99), 1e-8, 4)
   params = {"torgb": {"bias": jnp.zeros(2)}, "w": jnp.zeros(2)}
   opt_state = tx.init(params)
   g = {"torgb": {"bias": jnp.ones(2)}, "w": jnp.ones(2)}

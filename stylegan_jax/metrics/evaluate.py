@@ -1,11 +1,7 @@
-r"""The metrics command line: SWD of a model, PSNR/SSIM/MS-SSIM of image pairs.
+"""Evaluating a model or image folders: SWD of a model, PSNR/SSIM/MS-SSIM of pairs.
 
-  python -m stylegan_jax.metrics --metrics swd --model workdirs/demo \
-      --data embedded --num_images 1024 --json_out swd.json
-  python -m stylegan_jax.metrics --metrics psnr,ssim,ms_ssim \
-      --data targets/ --data2 projections/
-
-This module owns what the command does, also callable as `evaluate(...)`:
+The library behind `python -m stylegan_jax.metrics` (see
+`stylegan_jax.tools.metrics`); `evaluate(...)` computes:
 
 * ``swd``: the distribution distance (`metrics.swd.swd`) between N images
   generated from seeds seed..seed+N-1 (with ``class_label``, or for a
@@ -34,7 +30,6 @@ Uses PIL for image files and never imports TensorFlow.
 """
 
 from collections.abc import Callable, Sequence
-import concurrent.futures
 import datetime
 import json
 import math
@@ -42,16 +37,16 @@ import os
 import pathlib
 from typing import Any
 
-from absl import app
-from absl import flags
 import jax
 import numpy as np
 from PIL import Image
 
-from stylegan_jax import cli_utils
+from stylegan_jax import images
+from stylegan_jax import labels as labels_lib
 from stylegan_jax import model_io
+from stylegan_jax import sampling
 from stylegan_jax.data import embedded
-from stylegan_jax.data import files
+from stylegan_jax.errors import UserError
 from stylegan_jax.metrics import image_quality
 from stylegan_jax.metrics import swd as swd_lib
 
@@ -63,33 +58,6 @@ EMBEDDED_SEED = 0
 _NUM_NAMED = 5
 # Image pairs scored per jitted call.
 _PAIR_BATCH = 32
-# What PIL raises for corrupt, truncated or unsupported files.
-_READ_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
-
-_SHARED = {"allow_override": True}
-_METRICS = flags.DEFINE_list(
-    "metrics", ["swd"], f"Comma-separated metrics from {', '.join(METRICS)}.")
-_DATA = flags.DEFINE_string(
-    "data", None, "Real images: an image folder, or 'embedded' (the "
-    "package's dataset). For paired metrics, the first folder of pairs.")
-_DATA2 = flags.DEFINE_string(
-    "data2", None, "Second folder for paired metrics (psnr, ssim, ms_ssim), "
-    "with the same file names as --data.")
-_NUM_IMAGES = flags.DEFINE_integer(
-    "num_images", 1024, "Generated and real images for swd.")
-# project and sample define --seed too, with the same meaning and default.
-_SEED = flags.DEFINE_integer(
-    "seed", 0, "First generator seed; also seeds the folder shuffle and SWD.",
-    **_SHARED)
-_JSON_OUT = flags.DEFINE_string(
-    "json_out", None, "Also write the results as JSON to this path.")
-_SWD_DIRECTIONS = flags.DEFINE_integer(
-    "swd_directions", 512, "SWD random directions per repeat (4 repeats).")
-
-for _name in ("model", "truncation_psi", "truncation_cutoff", "class",
-              "noise_mode", "batch_size"):
-  flags.declare_key_flag(_name)
-
 
 # ------------------------------------------------------------ image folders --
 
@@ -106,25 +74,7 @@ def find_images(root: str | os.PathLike) -> list[str]:
   if not root.is_dir():
     raise FileNotFoundError(f"{root} is not a folder of images (or "
                             f"'{EMBEDDED}')")
-  return files.find_images(root)
-
-
-read_image = files.load_image
-
-
-def _read_many(paths: Sequence[pathlib.Path], resolution: int | None,
-               channels: int) -> list[np.ndarray | None]:
-  """Reads files on a thread pool (PIL releases the GIL); None if corrupt."""
-
-  def one(path):
-    try:
-      return read_image(path, resolution, channels)
-    except _READ_ERRORS:
-      return None
-
-  workers = min(16, os.cpu_count() or 1, max(1, len(paths)))
-  with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-    return list(pool.map(one, paths))
+  return images.find_images(root)
 
 
 def _skipped_note(skipped: Sequence[str], root: str) -> str:
@@ -158,14 +108,14 @@ def read_folder(root: str | os.PathLike, num_images: int, resolution: int,
   root = pathlib.Path(root)
   names = find_images(root)
   if not names:
-    raise FileNotFoundError(f"no images ({', '.join(files.IMAGE_EXTENSIONS)}) in "
-                            f"{root}")
+    raise FileNotFoundError(
+        f"no images ({', '.join(images.IMAGE_EXTENSIONS)}) in {root}")
   order = np.random.RandomState(seed).permutation(len(names))
   out, skipped, pos = [], [], 0
   while len(out) < num_images and pos < len(order):
     take = [names[i] for i in order[pos:pos + num_images - len(out)]]
     pos += len(take)
-    for name, image in zip(take, _read_many([root / n for n in take],
+    for name, image in zip(take, images.read_many([root / n for n in take],
                                             resolution, channels)):
       if image is None:
         skipped.append(name)
@@ -175,20 +125,6 @@ def read_folder(root: str | os.PathLike, num_images: int, resolution: int,
     raise FileNotFoundError(f"none of the {len(names)} image files in {root} "
                             "could be read")
   return np.stack(out), {"found": len(names), "skipped": skipped}
-
-
-def _to_channels(images: np.ndarray, channels: int) -> np.ndarray:
-  """uint8 RGB [N, H, W, 3] -> [N, H, W, channels] (PIL's 'L' weights)."""
-  if channels == 3:
-    return images
-  luma = images.astype(np.float32) @ np.array([0.299, 0.587, 0.114],
-                                               np.float32)  # [N, H, W]
-  return np.clip(np.rint(luma), 0, 255).astype(np.uint8)[..., None]
-
-
-def _to_float(images: np.ndarray) -> np.ndarray:
-  """uint8 -> float32 in [-1, 1]."""
-  return images.astype(np.float32) / 127.5 - 1.0
 
 
 # --------------------------------------------------------------------- swd --
@@ -209,17 +145,17 @@ def generate_for_metrics(model: model_io.Model, num_images: int, *, seed: int,
     uint8 [num_images, H, W, C].
   """
   seeds = list(range(seed, seed + num_images))
-  if seeds[-1] > cli_utils.MAX_SEED:
-    raise ValueError(f"seeds {seed}..{seeds[-1]} exceed {cli_utils.MAX_SEED}")
-  z = cli_utils.z_from_seeds(seeds, model.G.z_dim)
+  if seeds[-1] > sampling.MAX_SEED:
+    raise UserError(f"seeds {seed}..{seeds[-1]} exceed {sampling.MAX_SEED}")
+  z = sampling.z_from_seeds(seeds, model.G.z_dim)
   if model.G.c_dim and class_label is None:
-    c = np.eye(model.G.c_dim, dtype=np.float32)[
-        np.arange(num_images) % model.G.c_dim]
+    c = labels_lib.one_hot(np.arange(num_images) % model.G.c_dim,
+                           model.G.c_dim)
   else:
-    c = cli_utils.labels(model, class_label, num_images)
-  ws = cli_utils.map_z(model, z, c, truncation_psi, truncation_cutoff,
-                       batch_size)
-  return cli_utils.synthesize(model, ws, noise_mode, seeds, batch_size)
+    c = sampling.class_labels(model, class_label, num_images)
+  ws = sampling.map_z(model, z, c, truncation_psi, truncation_cutoff,
+                      batch_size)
+  return sampling.synthesize(model, ws, noise_mode, seeds, batch_size)
 
 
 def _swd(model, data, *, num_images, seed, gen_kwargs, swd_kwargs,
@@ -227,7 +163,7 @@ def _swd(model, data, *, num_images, seed, gen_kwargs, swd_kwargs,
   res, channels = model.G.img_resolution, model.G.img_channels
   if data == EMBEDDED:
     real, _ = embedded.make_dataset(num_images, res, EMBEDDED_SEED)
-    real = _to_channels(real, channels)
+    real = images.to_channels(real, channels)
   else:
     real, info = read_folder(data, num_images, res, seed=seed,
                              channels=channels)
@@ -238,7 +174,7 @@ def _swd(model, data, *, num_images, seed, gen_kwargs, swd_kwargs,
                    f"{num_images}): swd uses {len(real)} real and "
                    f"{len(real)} generated images")
   fake = generate_for_metrics(model, len(real), seed=seed, **gen_kwargs)
-  values = swd_lib.swd(_to_float(fake), _to_float(real),
+  values = swd_lib.swd(images.to_float(fake), images.to_float(real),
                        jax.random.key(seed), **swd_kwargs)
   return values, {"swd/generated": len(fake), "swd/real": len(real)}
 
@@ -263,8 +199,8 @@ def _paired(metrics, data, data2, resolution,
   skipped, count = [], 0
   for start in range(0, len(common), _PAIR_BATCH):
     chunk = common[start:start + _PAIR_BATCH]
-    a_list = _read_many([pathlib.Path(data) / n for n in chunk], resolution, 3)
-    b_list = _read_many([pathlib.Path(data2) / n for n in chunk], resolution,
+    a_list = images.read_many([pathlib.Path(data) / n for n in chunk], resolution, 3)
+    b_list = images.read_many([pathlib.Path(data2) / n for n in chunk], resolution,
                         3)
     groups: dict[tuple[int, ...], list[tuple[np.ndarray, np.ndarray]]] = {}
     for name, a, b in zip(chunk, a_list, b_list):
@@ -273,12 +209,12 @@ def _paired(metrics, data, data2, resolution,
         continue
       if a.shape != b.shape:
         side = min(a.shape[:2] + b.shape[:2])
-        a, b = (np.asarray(files.center_crop_resize(Image.fromarray(x), side))
+        a, b = (np.asarray(images.center_crop_resize(Image.fromarray(x), side))
                 for x in (a, b))
       groups.setdefault(a.shape, []).append((a, b))
     for pairs in groups.values():
-      a = _to_float(np.stack([p[0] for p in pairs]))  # [n, H, W, 3]
-      b = _to_float(np.stack([p[1] for p in pairs]))
+      a = images.to_float(np.stack([p[0] for p in pairs]))  # [n, H, W, 3]
+      b = images.to_float(np.stack([p[1] for p in pairs]))
       for m in metrics:
         sums[m] += float(np.sum(np.asarray(fns[m](a, b), np.float64)))
       count += len(pairs)
@@ -298,26 +234,26 @@ def _paired(metrics, data, data2, resolution,
 def _check(metrics, model, data, data2) -> None:
   unknown = [m for m in metrics if m not in METRICS]
   if unknown or not metrics:
-    raise ValueError(f"unknown metrics {unknown}: choose from "
+    raise UserError(f"unknown metrics {unknown}: choose from "
                      f"{', '.join(METRICS)}")
   if not data:
-    raise ValueError(f"--data is required: an image folder or '{EMBEDDED}'")
+    raise UserError(f"--data is required: an image folder or '{EMBEDDED}'")
   paired = [m for m in metrics if m in PAIRED]
   if "swd" in metrics and model is None:
-    raise ValueError("swd compares generated with real images: pass --model "
+    raise UserError("swd compares generated with real images: pass --model "
                      "(a training workdir[@step], an exported .npz or an "
                      "official .pkl)")
   if paired and not data2:
-    raise ValueError(
+    raise UserError(
         f"{', '.join(paired)} {'needs' if len(paired) == 1 else 'need'} "
         "paired images (e.g. projection targets and their results), not a "
         "model's random samples: pass two folders with the same file names, "
         "--data TARGETS --data2 RESULTS")
   if paired and EMBEDDED in (data, data2):
-    raise ValueError(f"{', '.join(paired)} compare two image folders; "
+    raise UserError(f"{', '.join(paired)} compare two image folders; "
                      f"'{EMBEDDED}' has no pairs")
   if data2 and not paired:
-    raise ValueError("--data2 is only used by the paired metrics "
+    raise UserError("--data2 is only used by the paired metrics "
                      f"({', '.join(PAIRED)})")
 
 
@@ -357,7 +293,7 @@ def evaluate(metrics: Sequence[str], *,
     'device', 'jax_version'.
 
   Raises:
-    ValueError / FileNotFoundError: bad arguments or sources, with a message
+    UserError / FileNotFoundError: bad arguments or sources, with a message
       saying what to pass.
   """
   metrics = list(dict.fromkeys(m.strip() for m in metrics if m.strip()))
@@ -365,9 +301,9 @@ def evaluate(metrics: Sequence[str], *,
   data2 = None if data2 is None else str(data2)
   _check(metrics, model, data, data2)
   if num_images < 1:
-    raise ValueError(f"num_images must be >= 1, got {num_images}")
+    raise UserError(f"num_images must be >= 1, got {num_images}")
   if model is not None and not isinstance(model, model_io.Model):
-    model = cli_utils.load(str(model))
+    model = model_io.load_model(str(model))
   values: dict[str, float] = {}
   counts: dict[str, int] = {}
   notes: list[str] = []
@@ -421,47 +357,12 @@ def _json_safe(x):
 def write_json(record: dict[str, Any], path: str | os.PathLike) -> pathlib.Path:
   """Writes an `evaluate` record as strict JSON; returns the path."""
   path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  path.write_text(json.dumps(_json_safe(record), indent=2, allow_nan=False)
-                  + "\n")
+  with images.atomic_path(path) as tmp:
+    tmp.write_text(json.dumps(_json_safe(record), indent=2, allow_nan=False)
+                   + "\n")
   return path
 
 
 def format_lines(record: dict[str, Any]) -> list[str]:
   """One 'name value' line per metric (e.g. 'swd/avg 12.3456')."""
   return [f"{name} {value:.4f}" for name, value in record["metrics"].items()]
-
-
-def run(print_fn: Callable[[str], None] = print) -> dict[str, Any]:
-  """Runs the command for the parsed flags; prints and returns the record.
-
-  Raises:
-    app.UsageError: bad flags or sources, with what to pass instead.
-  """
-  try:
-    record = evaluate(
-        _METRICS.value, model=cli_utils.MODEL.value or None,
-        data=_DATA.value, data2=_DATA2.value,
-        num_images=_NUM_IMAGES.value, seed=_SEED.value,
-        truncation_psi=cli_utils.TRUNCATION_PSI.value,
-        class_label=cli_utils.CLASS.value,
-        truncation_cutoff=cli_utils.TRUNCATION_CUTOFF.value,
-        noise_mode=cli_utils.NOISE_MODE.value,
-        batch_size=cli_utils.BATCH_SIZE.value,
-        swd_kwargs={"num_directions": _SWD_DIRECTIONS.value})
-  except (ValueError, FileNotFoundError) as e:
-    raise app.UsageError(str(e)) from e
-  for note in record["notes"]:
-    print_fn(f"note: {note}")
-  for line in format_lines(record):
-    print_fn(line)
-  if _JSON_OUT.value:
-    path = write_json(record, _JSON_OUT.value)
-    print_fn(f"wrote {path.resolve()}")
-  return record
-
-
-def main(argv: Sequence[str]) -> None:
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  run()

@@ -1,19 +1,26 @@
-"""metrics CLI: swd of a saved model, paired folders, corrupt files, errors."""
+"""metrics: swd of a saved model, paired folders, corrupt files, errors."""
 
 import json
 import math
 
-from absl import app
 import numpy as np
 from PIL import Image
 import pytest
 
-from stylegan_jax import generate
+from stylegan_jax import images as images_lib
 from stylegan_jax import model_io
+from stylegan_jax import sampling
 from stylegan_jax.data import embedded
-from stylegan_jax.metrics import cli
+from stylegan_jax.metrics import evaluate
+from stylegan_jax.tools import metrics as metrics_tool
 from tests.tools import make_model
-from tests.tools import run_main
+from tests.tools import user_error
+
+
+def _run_cli(argv, lines):
+  """The metrics command on `argv`, printing into `lines`."""
+  args = metrics_tool.build_parser().parse_args(argv)
+  return metrics_tool.run(args, print_fn=lines.append)
 
 # Few directions keep the SWD sort cheap on CPU.
 _SWD_FAST = {"num_directions": 16, "num_repeats": 1,
@@ -42,17 +49,13 @@ def folders(tmp_path_factory):
   return clean, noisy
 
 
-def _print_to(lines):
-  return lambda text: lines.append(text)
-
-
 def test_swd_model_vs_embedded_cli(model_path, tmp_path):
   out = tmp_path / "r.json"
   lines = []
-  run_main(lambda argv: None, [
+  record = _run_cli([
       "--metrics", "swd", "--model", str(model_path), "--data", "embedded",
-      "--num_images", "64", "--swd_directions", "16", "--json_out", str(out)])
-  record = cli.run(print_fn=_print_to(lines))
+      "--num_images", "64", "--swd_directions", "16", "--json_out", str(out)],
+                    lines)
   values = record["metrics"]
   # 8x8 images: one pyramid level (7x7 patches fit no coarser one).
   assert list(values) == ["swd/8", "swd/avg"]
@@ -71,13 +74,13 @@ def test_swd_is_seeded_and_reads_short_folders(model_path, folders):
   model = model_io.load_model(model_path)
   kwargs = dict(model=model, data="embedded", num_images=32,
                 swd_kwargs=_SWD_FAST)
-  a = cli.evaluate(["swd"], seed=0, **kwargs)["metrics"]
-  b = cli.evaluate(["swd"], seed=0, **kwargs)["metrics"]
+  a = evaluate.evaluate(["swd"], seed=0, **kwargs)["metrics"]
+  b = evaluate.evaluate(["swd"], seed=0, **kwargs)["metrics"]
   assert a == b
-  c = cli.evaluate(["swd"], seed=1, **kwargs)["metrics"]
+  c = evaluate.evaluate(["swd"], seed=1, **kwargs)["metrics"]
   assert c != a
   # Real images from a folder: fewer than asked, so all are used, said once.
-  record = cli.evaluate(["swd"], model=model, data=folders[0], num_images=32,
+  record = evaluate.evaluate(["swd"], model=model, data=folders[0], num_images=32,
                         swd_kwargs=_SWD_FAST)
   assert record["counts"] == {"swd/generated": 6, "swd/real": 6}
   assert any("only 6 readable images" in n for n in record["notes"])
@@ -85,22 +88,22 @@ def test_swd_is_seeded_and_reads_short_folders(model_path, folders):
 
 def test_generation_cycles_classes_without_class():
   cond = make_model(c_dim=3)
-  images = cli.generate_for_metrics(cond, 6, seed=0)
+  images = evaluate.generate_for_metrics(cond, 6, seed=0)
   for k in range(3):
     np.testing.assert_array_equal(
-        images[k::3], generate.generate_images(cond, [k, k + 3],
+        images[k::3], sampling.generate_images(cond, [k, k + 3],
                                                class_label=k))
 
 
 def test_paired_identical_and_noised(folders):
   clean, noisy = folders
   metrics = ["psnr", "ssim", "ms_ssim"]
-  same = cli.evaluate(metrics, data=clean, data2=clean, num_images=1)
+  same = evaluate.evaluate(metrics, data=clean, data2=clean, num_images=1)
   assert same["metrics"]["psnr"] == math.inf
   assert same["metrics"]["ssim"] == pytest.approx(1.0, abs=1e-5)
   assert same["metrics"]["ms_ssim"] == pytest.approx(1.0, abs=1e-5)
   assert same["counts"]["pairs"] == 6
-  noised = cli.evaluate(metrics, data=clean, data2=noisy)["metrics"]
+  noised = evaluate.evaluate(metrics, data=clean, data2=noisy)["metrics"]
   assert 10 < noised["psnr"] < 40
   assert noised["ssim"] < 0.95 and noised["ms_ssim"] < 0.98
 
@@ -109,9 +112,8 @@ def test_paired_cli_writes_strict_json(folders, tmp_path):
   clean, _ = folders
   out = tmp_path / "p.json"
   lines = []
-  run_main(lambda argv: None, ["--metrics", "psnr,ssim", "--data", str(clean),
-                               "--data2", str(clean), "--json_out", str(out)])
-  cli.run(print_fn=_print_to(lines))
+  _run_cli(["--metrics", "psnr,ssim", "--data", str(clean),
+            "--data2", str(clean), "--json_out", str(out)], lines)
   assert lines[:2] == ["psnr inf", "ssim 1.0000"]
   saved = json.loads(out.read_text())  # Strict: no bare Infinity.
   assert saved["metrics"]["psnr"] == "inf" and saved["model"] is None
@@ -126,16 +128,16 @@ def test_corrupt_files_are_skipped_and_counted(folders, tmp_path):
   (mixed / "bad0.png").write_bytes(b"not an image")
   (mixed / "bad1.jpg").write_bytes((clean / "img0.png").read_bytes()[:40])
   (mixed / "notes.txt").write_text("ignored: not an image extension")
-  images, info = cli.read_folder(mixed, 100, 8)
+  images, info = evaluate.read_folder(mixed, 100, 8)
   assert images.shape == (4, 8, 8, 3) and images.dtype == np.uint8
   assert info["found"] == 6
   assert sorted(info["skipped"]) == ["bad0.png", "bad1.jpg"]
-  record = cli.evaluate(["psnr"], data=clean, data2=mixed)
+  record = evaluate.evaluate(["psnr"], data=clean, data2=mixed)
   # img4 and sub/img5 only in clean; bad0 and bad1 only in mixed.
   assert record["counts"] == {"pairs": 4, "pairs/skipped": 0,
                               "pairs/unmatched": 4}
   (mixed / "img3.png").write_bytes(b"broken")
-  record = cli.evaluate(["psnr"], data=clean, data2=mixed)
+  record = evaluate.evaluate(["psnr"], data=clean, data2=mixed)
   assert record["counts"]["pairs"] == 3
   assert record["counts"]["pairs/skipped"] == 1
   [note] = [n for n in record["notes"] if "unreadable" in n]
@@ -146,10 +148,11 @@ def test_read_image_crops_and_resizes(tmp_path):
   wide = np.zeros((20, 40, 4), np.uint8)
   wide[:, 10:30] = (255, 0, 0, 255)  # the centre square is opaque red
   Image.fromarray(wide, "RGBA").save(tmp_path / "w.png")
-  x = cli.read_image(tmp_path / "w.png", 8)
+  x = images_lib.read_image(tmp_path / "w.png", 8)
   assert x.shape == (8, 8, 3)
   np.testing.assert_array_equal(x[4, 4], [255, 0, 0])
-  assert cli.read_image(tmp_path / "w.png", 8, channels=1).shape == (8, 8, 1)
+  assert images_lib.read_image(tmp_path / "w.png", 8,
+                               channels=1).shape == (8, 8, 1)
 
 
 @pytest.mark.parametrize("metrics,kwargs,match", [
@@ -163,15 +166,18 @@ def test_read_image_crops_and_resizes(tmp_path):
 def test_errors(model_path, metrics, kwargs, match):
   kwargs = {"model": model_path, **kwargs}
   with pytest.raises(ValueError, match=match):
-    cli.evaluate(metrics, **kwargs)
+    evaluate.evaluate(metrics, **kwargs)
 
 
-def test_cli_error_is_a_usage_error(model_path):
-  run_main(lambda argv: None, ["--metrics", "psnr", "--model",
-                               str(model_path), "--data", "embedded"])
-  with pytest.raises(app.UsageError, match="paired images"):
-    cli.run(print_fn=lambda _: None)
-  run_main(lambda argv: None, ["--data", "/nonexistent/folder", "--model",
-                               str(model_path)])
-  with pytest.raises(app.UsageError, match="not a folder"):
-    cli.run(print_fn=lambda _: None)
+@pytest.mark.parametrize("argv, match", [
+    (["--metrics", "psnr", "--data", "embedded"], "paired images"),
+    (["--data", "/nonexistent/folder"], "not a folder"),
+    (["--data", "embedded", "--swd_directions", "0"], "swd_directions"),
+    (["--data", "embedded", "--swd_directions", "1000000000"],
+     "swd_directions"),
+    (["--data", "embedded", "--truncation_psi", "nan"], "finite"),
+])
+def test_cli_errors_are_one_line(model_path, argv, match, capsys):
+  line = user_error(metrics_tool.main, ["--model", str(model_path), *argv],
+                    capsys)
+  assert match in line

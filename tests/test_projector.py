@@ -1,4 +1,4 @@
-"""Tests for the projector (`stylegan_jax.project`) and `stylegan_jax.vgg16`.
+"""Tests for the projector (`stylegan_jax.projector`) and `stylegan_jax.vgg16`.
 
 A tiny randomly initialised generator (16 px, w_dim 16) renders a target
 from a known w with its stored noise; the projector must recover it far
@@ -21,7 +21,7 @@ from PIL import Image
 import pytest
 
 from stylegan_jax import model_io
-from stylegan_jax import project
+from stylegan_jax import projector
 from stylegan_jax import vgg16
 from stylegan_jax.metrics import image_quality
 from stylegan_jax.nets import Generator
@@ -88,7 +88,7 @@ def fixture_baseline_psnr(model, target) -> float:
     [(False, True, 25.0, 5.0), (True, False, 28.5, 8.0)])
 def test_projection_recovers_target(model, target, baseline_psnr, w_plus,
                                     optimize_noise, min_psnr, min_gain):
-  result = project.project(model, target, num_steps=300, w_plus=w_plus,
+  result = projector.project(model, target, num_steps=300, w_plus=w_plus,
                            optimize_noise=optimize_noise, seed=0,
                            progress_every=100)
   print(f"w_plus={w_plus} noise={optimize_noise}: PSNR {result.psnr:.2f} "
@@ -106,7 +106,7 @@ def test_projection_recovers_target(model, target, baseline_psnr, w_plus,
   assert result.frames.dtype == np.uint8
   assert result.losses.shape == (300,)
   if optimize_noise:
-    assert sorted(result.noise) == project.noise_buffer_paths(model.variables)
+    assert sorted(result.noise) == projector.noise_buffer_paths(model.variables)
     for n in result.noise.values():  # renormalised after every step
       assert abs(n.mean()) < 1e-4 and abs(n.var() - 1) < 1e-3
   else:
@@ -118,35 +118,35 @@ def test_learning_rate_schedule():
   # Linear ramp-up to 5%, flat, then a half cosine over the last 25%:
   # at t = 0.875 the cosine is at its midpoint, (1 - cos(pi / 2)) / 2.
   want = [0.0, 0.05, 0.1, 0.1, 0.1, 0.05, 0.0]
-  np.testing.assert_allclose(project.learning_rate(t), want, atol=1e-7)
+  np.testing.assert_allclose(projector.learning_rate(t), want, atol=1e-7)
 
 
 def test_latent_noise_schedule():
   t = jnp.array([0.0, 0.375, 0.75, 0.9])
   # w_std * 0.05 * max(0, 1 - t / 0.75)^2 with w_std = 2.
   want = [0.1, 0.1 * 0.25, 0.0, 0.0]
-  np.testing.assert_allclose(project.latent_noise_std(t, 2.0), want,
+  np.testing.assert_allclose(projector.latent_noise_std(t, 2.0), want,
                              atol=1e-7)
 
 
 def test_noise_regularization():
   # A constant map correlates perfectly with its shifts: each level (16 and
   # 8) adds 1^2 for x and 1^2 for y.
-  assert float(project.noise_regularization([jnp.ones((16, 16))])) == 4.0
+  assert float(projector.noise_regularization([jnp.ones((16, 16))])) == 4.0
   white = jax.random.normal(jax.random.key(0), (64, 64))
   # Blurring correlates neighbours (then renormalise, as the projector does).
   kernel = jnp.ones((5, 5)) / 25
   blurred = jax.scipy.signal.convolve2d(jnp.pad(white, 2, mode="wrap"),
                                         kernel, mode="valid")
   blurred = (blurred - blurred.mean()) / blurred.std()
-  reg_white = float(project.noise_regularization([white]))
-  reg_blurred = float(project.noise_regularization([blurred]))
+  reg_white = float(projector.noise_regularization([white]))
+  reg_blurred = float(projector.noise_regularization([blurred]))
   # White noise: each term has expectation 1/(h*w) at a level, scaled down
   # at pooled levels; about 2/4096 + ... << 1.
   assert reg_white < 0.01
   assert reg_blurred > 100 * reg_white
   # Differentiable (the projector takes its gradient).
-  grad = jax.grad(project.noise_regularization)([blurred])[0]
+  grad = jax.grad(projector.noise_regularization)([blurred])[0]
   assert grad.shape == (64, 64) and bool(jnp.all(jnp.isfinite(grad)))
 
 
@@ -158,7 +158,7 @@ def test_load_target_crops_and_scales(tmp_path):
   rgb[:, 20:, 2] = 255
   path = tmp_path / "t.png"
   Image.fromarray(rgb).save(path)
-  x = project.load_target(path, 16)
+  x = projector.load_target(path, 16)
   assert x.shape == (16, 16, 3) and x.dtype == np.float32
   assert -1.0 <= x.min() and x.max() <= 1.0 + 1e-6
   np.testing.assert_allclose(x[:, 2, 0], 1.0, atol=0.02)  # red left
@@ -194,12 +194,12 @@ def test_cli_writes_all_files(model, target, tmp_path):
 
 
 def test_write_outputs_saves_noise(model, target, tmp_path):
-  result = project.project(model, target, num_steps=2, optimize_noise=True)
-  project.write_outputs(tmp_path, result, target)
+  result = projector.project(model, target, num_steps=2, optimize_noise=True)
+  projector.write_outputs(tmp_path, result, target)
   with np.load(tmp_path / "projected_w.npz") as f:
     keys = sorted(f.files)
     assert keys == ["noise/" + p for p in
-                    project.noise_buffer_paths(model.variables)] + ["ws"]
+                    projector.noise_buffer_paths(model.variables)] + ["ws"]
     assert f["noise/synthesis/b16/conv0/noise_const"].shape == (16, 16)
 
 
@@ -244,10 +244,10 @@ def test_projection_with_vgg16_features(model, target, tmp_path):
   path = tmp_path / "vgg16.npz"
   _random_vgg16(path)
   features = functools.partial(vgg16.features, vgg16.load_vgg16(path))
-  result = project.project(model, target, num_steps=4, loss=features,
+  result = projector.project(model, target, num_steps=4, loss=features,
                            optimize_noise=True)
   assert np.all(np.isfinite(result.losses))
   assert np.isfinite(result.psnr)
   # The feature distance of an image to itself is 0.
   f = features(jnp.asarray(target)[None])
-  assert float(project.feature_distance(f, f)[0]) == 0.0
+  assert float(projector.feature_distance(f, f)[0]) == 0.0

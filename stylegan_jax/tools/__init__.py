@@ -1,0 +1,1 @@
+"""Command-line tools: each module owns its arguments and `main`."""
