@@ -317,6 +317,11 @@ _TORCH_PROTOCOL = 1001
 _LEGACY_PREFIX = b"\x80\x02\x8a\x0a" + _TORCH_MAGIC.to_bytes(10, "little")
 
 
+def max_file_bytes(max_tensor_bytes: int) -> int:
+  """The largest file accepted when arrays may take `max_tensor_bytes`."""
+  return max_tensor_bytes + _OVERHEAD_BYTES
+
+
 def read_input(
     source: str | os.PathLike[str] | bytes | bytearray | memoryview,
     *,
@@ -700,11 +705,11 @@ def load_torch_state_dict(
     TorchFileLimitError: over `max_tensor_bytes`, or shapes no real file has.
     NotAStateDictError: a readable file that holds no state dict.
   """
-  max_file_bytes = max_tensor_bytes + _OVERHEAD_BYTES
+  max_bytes = max_file_bytes(max_tensor_bytes)
   try:
-    data, where = read_input(source, max_bytes=max_file_bytes, kind=_KIND)
+    data, where = read_input(source, max_bytes=max_bytes, kind=_KIND)
     if data.startswith(_XZ_MAGIC):
-      data = _decompress_xz(data, max_file_bytes, where)
+      data = _decompress_xz(data, max_bytes, where)
     if data.startswith(_ZIP_MAGIC):
       top = _read_zip(data, _FIND_GLOBAL, where)
     elif data.startswith(_LEGACY_PREFIX):

@@ -66,6 +66,8 @@ def dumps(obj, protocol=4, persistent_id=None) -> bytes:
 ORDERED_DICT = Global("collections.OrderedDict")
 REBUILD_TENSOR = Global("torch._utils._rebuild_tensor_v2")
 REBUILD_PARAMETER = Global("torch._utils._rebuild_parameter")
+LOAD_FROM_BYTES = Global("torch.storage._load_from_bytes")
+PERSISTENT = Global("torch_utils.persistence._reconstruct_persistent_obj")
 
 STORAGE_CLASS = {
     "float32": "FloatStorage", "float64": "DoubleStorage",
@@ -171,3 +173,34 @@ def zip_bytes(entries) -> bytes:
     for name, content in entries:
       z.writestr(zipfile.ZipInfo(name), content)
   return f.getvalue()
+
+
+class Reduce:
+  """Pickles as a call of a real callable (what an attacker would write)."""
+
+  def __init__(self, fn, *args):
+    self.fn, self.args = fn, args
+
+  def __reduce__(self):
+    return self.fn, self.args
+
+
+def snapshot_network(class_name, params=(), buffers=(), modules=(),
+                     container=dict, **attrs):
+  """A persistent network object as the official `persistence` writes it."""
+  state = {
+      "training": False,
+      "_parameters": container(params),
+      "_buffers": container(buffers),
+      "_non_persistent_buffers_set": {"scratch"},
+      "_modules": container(modules),
+      **attrs,
+  }
+  meta = {
+      "type": "class",
+      "version": 6,
+      "module_src": "# module source\n",
+      "class_name": class_name,
+      "state": state,
+  }
+  return PERSISTENT(meta)

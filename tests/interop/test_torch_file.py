@@ -270,14 +270,7 @@ def test_not_a_state_dict(obj, match):
 # Hostile and broken files. Each payload would create `marker` if it ran.
 
 
-class _Reduce:
-  """Pickles as a call of a real callable (what an attacker would write)."""
-
-  def __init__(self, fn, *args):
-    self.fn, self.args = fn, args
-
-  def __reduce__(self):
-    return self.fn, self.args
+_Reduce = pw.Reduce
 
 
 def _refused(data, marker, error, match):
