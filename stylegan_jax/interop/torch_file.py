@@ -49,6 +49,7 @@ _OVERHEAD_BYTES = 1 << 26
 _EXPANSION = 2
 
 _KIND = "torch.save state dict"
+_MAX_DIMS = 32  # numpy 1.x's limit (numpy 2: 64).
 
 # --------------------------------------------------------------------------
 # Errors.
@@ -163,8 +164,13 @@ def _rebuild_tensor_v2(args: tuple[Any, ...], where: str) -> TensorRef:
         "offset: int, size: tuple, stride: tuple of the same length, "
         "requires_grad: bool, empty backward_hooks[, empty metadata])"
     )
+  if len(size) > _MAX_DIMS or any(n >= 1 << 48 for n in size):
+    raise safe_pickle.MalformedError(
+        f"{where}: tensor of size {safe_pickle.short_repr(size)}: more than "
+        f"{_MAX_DIMS} dimensions or a dimension of 2**48 or more"
+    )
   if any(n == 0 for n in size):
-    return TensorRef(storage, 0, size, stride)
+    return TensorRef(storage, 0, size, (0,) * len(size))
   if np.prod(size, dtype=object) > storage.numel:
     # Expanded (stride-0) views are not in state dicts; refusing them also
     # stops a tiny file from asking for a huge copy.
@@ -175,9 +181,12 @@ def _rebuild_tensor_v2(args: tuple[Any, ...], where: str) -> TensorRef:
   last = offset + sum((n - 1) * s for n, s in zip(size, stride))
   if offset < 0 or last >= storage.numel:
     raise safe_pickle.MalformedError(
-        f"{where}: tensor view (offset {offset}, size {size}, stride "
-        f"{stride}) reaches past its storage of {storage.numel} elements"
+        f"{where}: tensor view (offset {safe_pickle.short_repr(offset)}, "
+        f"size {size}, stride {safe_pickle.short_repr(stride)}) reaches past "
+        f"its storage of {storage.numel} elements"
     )
+  # A stride along a dimension of size 1 is never used (and may be huge).
+  stride = tuple(s if n > 1 else 0 for n, s in zip(size, stride))
   return TensorRef(storage, offset, size, stride)
 
 

@@ -348,11 +348,26 @@ def test_storage_entry_of_the_wrong_size(tmp_path):
            "should hold 24 bytes")
 
 
+def test_odd_views():
+  storage = pw.Storage(np.arange(4, dtype=np.float32))
+  obj = pw.ORDERED_DICT([
+      # Strides of size-1 dimensions are never used, however large.
+      ("one", pw.tensor(storage, offset=3, size=(1, 1), stride=(10**30, 7))),
+      ("empty", pw.tensor(storage, offset=10**9, size=(0, 5), stride=(9, 9))),
+  ])
+  got = load(pw.torch_zip(obj))
+  np.testing.assert_array_equal(got["one"], [[3]])
+  assert got["empty"].shape == (0, 5) and got["empty"].dtype == np.float32
+
+
 def test_tensor_view_past_its_storage(tmp_path):
   storage = pw.Storage(np.zeros(4, np.float32))
   for view, match in [
       (dict(offset=2, size=(2, 2), stride=(2, 1)), "past its storage"),
+      (dict(offset=10**300, size=(1,), stride=(1,)), "<int of 997 bits>"),
       (dict(size=(10**6, 10**6), stride=(0, 0)), "more elements"),
+      (dict(size=(0, 10**30), stride=(1, 1)), "a dimension of 2**48"),
+      (dict(size=(1,) * 33, stride=(1,) * 33), "more than 32 dimensions"),
   ]:
     obj = pw.ORDERED_DICT([("w", pw.tensor(storage, **view))])
     _refused(pw.torch_zip(obj), tmp_path / "m",
@@ -429,3 +444,25 @@ def test_max_tensor_bytes(tmp_path, monkeypatch):
   path.write_bytes(bytes(3 << 20))
   with pytest.raises(torch_file.TorchFileLimitError, match="is 3145728 bytes"):
     load(path, max_tensor_bytes=10**6)
+
+
+@pytest.mark.parametrize("fmt", ["zip", "legacy"])
+def test_mutated_files_fail_cleanly(fmt):
+  """Random byte edits either load or raise a one-line TorchFileError."""
+  arrays = {"a": np.arange(6, dtype=np.float32).reshape(2, 3),
+            "b": np.array(3, np.int64), "c": np.ones((2, 2), np.float16)}
+  data = WRITERS[fmt](pw.state_dict(arrays))
+  rng = np.random.default_rng(0)
+  outcomes = set()
+  for _ in range(150):
+    mutated = bytearray(data)
+    for _ in range(rng.integers(1, 4)):
+      i = int(rng.integers(0, len(mutated)))
+      mutated[i : i + 2] = rng.bytes(2)
+    try:
+      load(bytes(mutated))
+      outcomes.add("loaded")
+    except torch_file.TorchFileError as e:
+      assert "\n" not in str(e) and len(str(e)) < 600, str(e)
+      outcomes.add(type(e).__name__)
+  assert "MalformedTorchFileError" in outcomes and len(outcomes) >= 2
