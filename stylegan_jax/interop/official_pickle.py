@@ -36,7 +36,7 @@ import dataclasses
 import io
 import itertools
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -131,6 +131,7 @@ class OfficialSnapshot:
 class _Module:
   """A persistent network object: class name plus its `__dict__`."""
 
+  describe_as: ClassVar[str] = "a network object"
   class_name: str
   state: dict[Any, Any]
 

@@ -31,7 +31,7 @@ import itertools
 import pickletools
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 import numpy as np
 
@@ -99,7 +99,14 @@ def short_repr(x: Any) -> str:
 
 
 def describe(x: Any) -> str:
-  """What `x` is, in a few words (dict keys: the first 8, sorted)."""
+  """What `x` is, in a few words (dict keys: the first 8, sorted).
+
+  Our records say what they stand for with a class attribute `describe_as`
+  (e.g. 'a tensor').
+  """
+  described = getattr(type(x), "describe_as", None)
+  if isinstance(described, str):
+    return described
   if isinstance(x, dict):
     first = sorted(short_repr(k) for k in itertools.islice(x, 8))
     more = ", ..." if len(x) > 8 else ""
@@ -133,6 +140,7 @@ def check_key(key: Any, what: str, at: str, kind: str) -> None:
 class Call:
   """Our own function standing in for an allowlisted callable global."""
 
+  describe_as: ClassVar[str] = "a global"
   qualname: str
   fn: Callable[[tuple[Any, ...], str], Any]  # (args, where) -> value
   newobj: bool = False  # May be the class of a NEWOBJ.
@@ -142,6 +150,7 @@ class Call:
 class DType:
   """A numpy dtype under construction (`numpy.dtype` REDUCE, then BUILD)."""
 
+  describe_as: ClassVar[str] = "a numpy dtype"
   name: str
   byteorder: str = "="
 

@@ -35,7 +35,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -91,6 +91,7 @@ def _translate(e: safe_pickle.SafePickleError) -> TorchFileError:
 class StorageClass:
   """Stand-in for `torch.<X>Storage`; only ever a value in a persistent id."""
 
+  describe_as: ClassVar[str] = "a torch storage class"
   qualname: str
   dtype: np.dtype  # Element type as stored, little-endian.
 
@@ -119,6 +120,7 @@ STORAGE_CLASSES = {
 class Storage:
   """A torch storage: its class, element count and, once read, elements."""
 
+  describe_as: ClassVar[str] = "a torch storage"
   cls: StorageClass
   key: str
   numel: int
@@ -132,6 +134,7 @@ class TensorRef:
   Element `i` is storage element `offset + sum(i * stride)`.
   """
 
+  describe_as: ClassVar[str] = "a tensor"
   storage: Storage
   offset: int
   size: tuple[int, ...]
@@ -322,8 +325,7 @@ _XZ_MAGIC = b"\xfd7zXZ\x00"
 _ZIP_MAGIC = b"PK\x03\x04"
 _TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 _TORCH_PROTOCOL = 1001
-# The start of a legacy stream: PROTO 2, LONG1 of 10 bytes, the magic number.
-_LEGACY_PREFIX = b"\x80\x02\x8a\x0a" + _TORCH_MAGIC.to_bytes(10, "little")
+_PICKLE_MAGIC = b"\x80"  # PROTO: a legacy stream opens with a pickle.
 
 
 def max_file_bytes(max_tensor_bytes: int) -> int:
@@ -454,7 +456,8 @@ def read_legacy(
   magic = read("magic number")
   if not safe_pickle.is_int(magic) or magic != _TORCH_MAGIC:
     raise safe_pickle.MalformedError(
-        f"{where}: not a torch.save stream (wrong magic number)"
+        f"{where}: not a torch.save file: a pickle, but not one opening "
+        "with torch's magic number"
     )
   if read("protocol version") != _TORCH_PROTOCOL:
     raise safe_pickle.MalformedError(f"{where}: unknown torch.save protocol")
@@ -540,10 +543,16 @@ def _read_zip(data: bytes, find_global: safe_pickle.FindGlobal,
       )
     entries[name] = info
   prefix = infos[0].filename.split("/")[0] if infos else ""
+  if f"{prefix}/constants.pkl" in entries:
+    raise safe_pickle.MalformedError(
+        f"{where}: a TorchScript archive (torch.jit.save), not a torch.save "
+        "checkpoint; save the state dict with torch.save(model.state_dict(), "
+        "path) instead"
+    )
   if f"{prefix}/data.pkl" not in entries:
     raise safe_pickle.MalformedError(
-        f"{where}: a zip archive without {safe_pickle.clip(prefix)}/data.pkl"
-        ": not a torch.save checkpoint"
+        f"{where}: a zip archive but not a torch.save checkpoint: it has no "
+        f"{safe_pickle.short_repr(prefix + '/data.pkl')} entry"
     )
 
   def read_entry(name: str) -> memoryview:
@@ -668,9 +677,13 @@ def _find_state_dict(top: Any, key: str | None, where: str) -> dict[str, Any]:
         (k, v) for k, v in top.items()
         if not (isinstance(k, str) and isinstance(v, TensorRef))
     )
+    what = (
+        f"is {safe_pickle.describe(value)}, not a tensor"
+        if isinstance(name, str) else "is not named by a string"
+    )
     raise NotAStateDictError(
-        f"{where}: entry {safe_pickle.short_repr(name)} is "
-        f"{safe_pickle.describe(value)}, not a tensor; expected a state dict"
+        f"{where}: entry {safe_pickle.short_repr(name)} {what}; expected a "
+        "state dict (a dict of name -> tensor)"
     )
   hint = (
       "pass key= one of "
@@ -721,12 +734,12 @@ def load_torch_state_dict(
       data = _decompress_xz(data, max_bytes, where)
     if data.startswith(_ZIP_MAGIC):
       top = _read_zip(data, _FIND_GLOBAL, where)
-    elif data.startswith(_LEGACY_PREFIX):
+    elif data.startswith(_PICKLE_MAGIC):
       top = read_legacy(data, _FIND_GLOBAL, kind=_KIND, where=where)
     else:
       raise safe_pickle.MalformedError(
           f"{where}: not a torch.save file: it is neither a zip archive "
-          "(torch >= 1.6) nor a legacy torch.save stream, nor xz of either "
+          "(torch >= 1.6) nor a pickle (legacy torch.save), nor xz of either "
           f"(it starts with {safe_pickle.short_repr(data[:8])})"
       )
     state_dict = _find_state_dict(top, key, where)

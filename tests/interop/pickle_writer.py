@@ -163,7 +163,7 @@ def torch_legacy(obj, protocol=2) -> bytes:
           s.array.dtype.newbyteorder("<")).tobytes()
       for s in storages
   )
-  return legacy_header() + data + dumps(keys, 2) + records
+  return legacy_header(protocol) + data + dumps(keys, protocol) + records
 
 
 def zip_bytes(entries) -> bytes:

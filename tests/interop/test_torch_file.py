@@ -167,6 +167,7 @@ def _arrays():
 @pytest.mark.parametrize("fmt", ["zip", "legacy"])
 @pytest.mark.parametrize("protocol", [2, 4])
 def test_every_dtype_round_trips(fmt, protocol):
+  """torch.save(..., pickle_protocol=protocol) in either format."""
   arrays = _arrays()
   data = WRITERS[fmt](pw.state_dict(arrays), protocol=protocol)
   got = load(data)
@@ -259,6 +260,10 @@ def test_nested_state_dict_and_key():
         ({"w": 1}, "holds a dict with keys \\['w'\\], not a state dict"),
         ({"a": pw.tensor(pw.Storage(np.zeros(1))), "b": "text"},
          "entry 'b' is a str, not a tensor"),
+        ({"a": pw.tensor(pw.Storage(np.zeros(1))), 5: pw.tensor(
+            pw.Storage(np.zeros(1)))}, "entry 5 is not named by a string"),
+        ({"a": pw.tensor(pw.Storage(np.zeros(1))), "b": pw.Storage(
+            np.zeros(1))}, "entry 'b' is a torch storage, not a tensor"),
     ],
 )
 def test_not_a_state_dict(obj, match):
@@ -312,11 +317,7 @@ def test_bad_global_inside_legacy_stream(tmp_path):
         0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}, {})]
     pickles[at] = pickle.dumps(_touch(marker), protocol=2)
     data = b"".join(pickles) + pickle.dumps([], protocol=2)
-    if at == 0:  # Not even a legacy stream any more.
-      _refused(data, marker, torch_file.MalformedTorchFileError,
-               "not a torch.save file")
-    else:
-      _refused(data, marker, torch_file.UnsafeTorchFileError, "system")
+    _refused(data, marker, torch_file.UnsafeTorchFileError, "system")
 
 
 @pytest.mark.parametrize(
@@ -395,8 +396,10 @@ def test_random_and_foreign_bytes(tmp_path):
   for data, match in [
       (b"", "not a torch.save file"),
       (b"\x89PNG\r\n\x1a\n" + bytes(50), "not a torch.save file"),
-      (pickle.dumps({"w": 1}, protocol=2), "not a torch.save file"),
-      (pw.zip_bytes([("a/b.txt", b"hi")]), "without a/data.pkl"),
+      (pickle.dumps({"w": 1}, protocol=2), "not one opening with torch's"),
+      (pw.zip_bytes([("a/b.txt", b"hi")]), "it has no 'a/data.pkl' entry"),
+      (pw.zip_bytes([("m/data.pkl", b""), ("m/constants.pkl", b"")]),
+       "a TorchScript archive"),
       (b"PK\x03\x04" + rng.bytes(200), "not a readable zip"),
       (b"\xfd7zXZ\x00" + rng.bytes(200), "not a readable xz"),
   ]:
