@@ -24,7 +24,8 @@ How it stays safe:
 How it stays bounded (a hostile file is refused with `PickleLimitError`):
 nesting depth, memo size and dict keys are limited by `safe_pickle`; the walk
 over networks visits each module once (a module reachable twice is refused)
-and recurses at most `safe_pickle.MAX_DEPTH` deep; kwargs and other values
+and recurses at most `safe_pickle.MAX_DEPTH` deep, its names together no
+longer than the file; kwargs and other values
 may share objects but not expand past `_MAX_EXPANDED` items when walked as a
 tree; the tensors made add up to at most `max_tensor_bytes` and to at most
 twice the file's size.
@@ -254,9 +255,20 @@ class _Converter:
   module visited once, tensors made within the `TensorReader`'s budget.
   """
 
-  def __init__(self, reader: torch_file.TensorReader, where: str):
+  def __init__(
+      self, reader: torch_file.TensorReader, where: str, max_name_chars: int
+  ):
+    """Sets up one file's conversion.
+
+    Args:
+      reader: makes the tensors' arrays, within the file's budget.
+      where: the file, for messages.
+      max_name_chars: the most characters all state-dict names (prefixes
+        included) may add up to; real files use a small part of their size.
+    """
     self._reader = reader
     self._where = where
+    self._name_chars = max_name_chars  # Left to use.
     # id -> (object, converted, items when walked as a tree); holding the
     # object pins its id.
     self._memo: dict[int, tuple[Any, Any, int]] = {}
@@ -404,7 +416,17 @@ class _Converter:
               f"{at}: entry {safe_pickle.short_repr(name)} is "
               f"{_describe(value)}, not a tensor"
           )
-        out[prefix + name] = self._reader(value, f"{at}: {name}")
+        self._name_chars -= len(prefix) + len(name)
+        if self._name_chars < 0:
+          raise safe_pickle.limit_error(
+              at,
+              "the state-dict names add up to more characters than the file "
+              "has bytes (long module names reused many times)",
+              _KIND,
+          )
+        out[prefix + name] = self._reader(
+            value, f"{at}: {safe_pickle.clip(name)}"
+        )
         if is_buffer:
           buffers.add(prefix + name)
     for name, child in children.items():
@@ -516,7 +538,7 @@ def load_snapshot(
         file_bytes=len(data), max_tensor_bytes=max_tensor_bytes, kind=_KIND,
         float32=True,
     )
-    return _snapshot(top, _Converter(reader, where), where)
+    return _snapshot(top, _Converter(reader, where, len(data)), where)
   except safe_pickle.SafePickleError as e:
     raise _translate(e) from None
   except RecursionError:

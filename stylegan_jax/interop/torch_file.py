@@ -357,7 +357,8 @@ def read_input(
     size = path.stat().st_size
     if size > max_bytes:
       raise _too_big(where, f"is {size} bytes,", max_bytes, kind)
-    data = path.read_bytes()
+    with path.open("rb") as f:
+      data = f.read(max_bytes + 1)  # Bounded also where st_size is 0.
   if len(data) > max_bytes:
     raise _too_big(where, f"is {len(data)} bytes,", max_bytes, kind)
   return data, where
@@ -376,7 +377,8 @@ def _decompress_xz(data: bytes, max_bytes: int, where: str) -> bytes:
     out = decompressor.decompress(data, max_length=max_bytes + 1)
   except lzma.LZMAError as e:
     raise safe_pickle.MalformedError(
-        f"{where}: not a readable xz file (corrupt or truncated): {e}"
+        f"{where}: not a readable xz file (corrupt or truncated): "
+        f"{safe_pickle.clip(str(e), 120)}"
     ) from e
   if len(out) > max_bytes:
     raise _too_big(where, "decompresses to", max_bytes, _KIND)
@@ -527,7 +529,8 @@ def _read_zip(data: bytes, find_global: safe_pickle.FindGlobal,
   except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError,
           ValueError, struct.error, NotImplementedError) as e:
     raise safe_pickle.MalformedError(
-        f"{where}: not a readable zip archive (corrupt or truncated): {e}"
+        f"{where}: not a readable zip archive (corrupt or truncated): "
+        f"{safe_pickle.clip(str(e), 120)}"
     ) from e
   entries: dict[str, zipfile.ZipInfo] = {}
   for info in infos:

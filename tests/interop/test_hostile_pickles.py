@@ -182,6 +182,24 @@ def test_shared_views_within_budget_still_load():
   np.testing.assert_array_equal(arrays[0], np.arange(n))
 
 
+def test_long_names_reused_many_times():
+  """Module names are memoized strings: 30 levels of a 10 kB name over
+  2000 parameters would make 600 MB of state-dict names from a 50 kB file."""
+  storage = pw.LOAD_FROM_BYTES(pw.torch_legacy(pw.Storage(np.zeros(
+      1, np.float32))))
+  tensor = pw.parameter(storage, size=(1,))
+  module = pw.snapshot_network(
+      "Leaf", params={f"p{i}": tensor for i in range(2000)})
+  long_name = "n" * 10_000
+  for _ in range(29):
+    module = pw.snapshot_network("Layer", modules={long_name: module})
+  data = pw.dumps(_snapshot(pw.snapshot_network(
+      "Generator", modules={long_name: module})))
+  assert len(data) < 60_000
+  with pytest.raises(LimitError, match="names add up to more characters"):
+    official_pickle.load_snapshot(data)
+
+
 def test_max_tensor_bytes_for_snapshots():
   params = {"w": pw.parameter(pw.LOAD_FROM_BYTES(pw.torch_legacy(
       pw.Storage(np.zeros(1000, np.float32)))), size=(1000,))}
@@ -256,7 +274,7 @@ def test_walks_have_their_own_depth_guard():
   reader = torch_file.TensorReader(file_bytes=0, max_tensor_bytes=0,
                                    kind="test")
   convert = official_pickle._Converter(  # pylint: disable=protected-access
-      reader, "<test>")
+      reader, "<test>", max_name_chars=0)
   with pytest.raises(safe_pickle.LimitError,
                      match="nested more than 100 levels deep"):
     convert.plain(deep)
