@@ -18,9 +18,10 @@ How it stays safe and bounded:
   state-dict `_metadata` (dropped).
 * Limits keep hostile files from costing more than a real file of their size:
   containers nest at most `MAX_DEPTH` deep (as built), the memo holds at most
-  `MAX_MEMO` entries, and dict keys and set members are only numbers,
-  strings, bytes, None and short flat tuples of them, so hashing is linear.
-  Front ends bound their own walks and tensor bytes.
+  `MAX_MEMO` entries, dict keys and set members are only numbers, strings,
+  bytes, None and short flat tuples of them (so hashing is linear), and the
+  stand-ins' calls together copy at most twice the pickle's size. Front ends
+  bound their own walks and tensor bytes.
 * `describe` and `clip` say what a value is in a few dozen characters and
   never recurse, so no message can `repr` a huge or deep object.
 """
@@ -320,6 +321,7 @@ _SAFE_OPCODES = frozenset((
 ))
 
 _CONTAINERS = (dict, list, tuple, set, frozenset)
+_SIZED = (*_CONTAINERS, str, bytes)
 
 
 def _items(x: Any) -> Iterable[Any]:
@@ -372,6 +374,13 @@ def run(
   deep: dict[int, tuple[Any, int]] = {}
   pos = stream.tell()
   at = where
+  # Stand-ins copy their arguments (OrderedDict(pairs), set(items), ...):
+  # each copy costs the length of what it copies, and all copies together
+  # may cost at most twice the bytes left in the stream, so memoized
+  # arguments cannot be copied over and over.
+  max_work = 2 * (stream.seek(0, io.SEEK_END) - pos) + 4096
+  stream.seek(pos)
+  work = 0
 
   def depth(x: Any) -> int:
     if isinstance(x, _CONTAINERS):
@@ -464,6 +473,14 @@ def run(
           )
         if not isinstance(args, tuple):
           raise MalformedError(f"{at}: {name} arguments are not a tuple")
+        work += len(args) + sum(len(a) for a in args if isinstance(a, _SIZED))
+        if work > max_work:
+          raise limit_error(
+              at,
+              "calls copy more than twice the pickle's size (the same "
+              "argument passed over and over)",
+              kind,
+          )
         result = fn.fn(args, at)
         if isinstance(result, _CONTAINERS):
           grow(result, _items(result))

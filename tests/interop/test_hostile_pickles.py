@@ -241,6 +241,43 @@ def test_keys_are_small_immutables(body, match):
   assert "only numbers, strings, bytes, None" in str(info.value)
 
 
+def _call_over_and_over(global_line: bytes, args: bytes, times: int) -> bytes:
+  """[f(*args)] * times, f and its arguments memoized once (0 and 1)."""
+  return _pickle(
+      P.EMPTY_LIST + P.GLOBAL + global_line + P.MEMOIZE + args + P.MEMOIZE
+      + P.REDUCE + P.APPEND
+      + (_get(0) + _get(1) + P.REDUCE + P.APPEND) * times
+  )
+
+
+@pytest.mark.parametrize(
+    "global_line, args",
+    [
+        # OrderedDict(pairs): 5000 pairs copied 500 times would be 2.5M
+        # dict entries from 60 kB.
+        (b"collections\nOrderedDict\n",
+         P.EMPTY_LIST + P.MARK + b"".join(
+             P.SHORT_BINUNICODE + bytes([len(k)]) + k + P.NONE + P.TUPLE2
+             for k in (f"k{i}".encode() for i in range(5000))
+         ) + P.APPENDS + P.TUPLE1),
+        (b"builtins\nset\n",
+         P.EMPTY_LIST + P.MARK + (P.BININT2 + b"\x01\x00") * 5000 + P.APPENDS
+         + P.TUPLE1),
+        # _codecs.encode(text, 'latin1'): 100 kB copied 500 times.
+        (b"_codecs\nencode\n",
+         P.BINUNICODE + struct.pack("<I", 10**5) + b"t" * 10**5
+         + P.SHORT_BINUNICODE + b"\x06latin1" + P.TUPLE2),
+    ],
+)
+def test_arguments_copied_over_and_over(global_line, args):
+  data = _call_over_and_over(global_line, args, 500)
+  with pytest.raises(LimitError, match="calls copy more than twice"):
+    official_pickle.load_snapshot(data)
+  # Once is what real files do: that gets past the VM (not a snapshot).
+  with pytest.raises(official_pickle.NotASnapshotError):
+    official_pickle.load_snapshot(_call_over_and_over(global_line, args, 0))
+
+
 def test_flat_tuple_and_scalar_keys_load():
   extra = {(1, "a", None): {b"k": 1.5}, 7: frozenset({"x", 2})}
   snapshot = official_pickle.load_snapshot(pw.dumps(
