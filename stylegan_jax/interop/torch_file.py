@@ -672,7 +672,14 @@ def _find_state_dict(top: Any, key: str | None, where: str) -> dict[str, Any]:
     return top[key]
   if _is_state_dict(top):
     return top
-  nested = [k for k, v in top.items() if v and _is_state_dict(v)]
+  checked: dict[int, bool] = {}  # Each dict once, however often shared.
+  nested = []
+  for name, value in top.items():
+    if isinstance(value, dict) and value:
+      if id(value) not in checked:
+        checked[id(value)] = _is_state_dict(value)
+      if checked[id(value)]:
+        nested.append(name)
   if len(nested) == 1:
     return top[nested[0]]
   if any(isinstance(v, TensorRef) for v in top.values()):

@@ -253,6 +253,17 @@ def test_nested_state_dict_and_key():
     load(pw.torch_legacy(two), key="nope")
 
 
+def test_one_state_dict_under_many_keys():
+  """Each shared dict is checked once (500 x 500 checks otherwise)."""
+  inner = pw.state_dict({f"w{i}": np.zeros(1, np.int8) for i in range(500)})
+  data = pw.torch_zip({f"k{i}": inner for i in range(500)})
+  with pytest.raises(torch_file.NotAStateDictError) as info:
+    load(data)
+  assert "pass key= one of 'k0', 'k1'" in str(info.value)
+  assert len(str(info.value)) < 300
+  assert len(load(data, key="k499")) == 500
+
+
 @pytest.mark.parametrize(
     "obj, match",
     [
