@@ -7,34 +7,47 @@ pipe. It needs no torch and runs nothing from the file.
 
 How it stays safe:
 
-* No `pickle.Unpickler` is involved. A small pickle VM walks the opcodes that
-  `pickletools.genops` decodes and interprets each one itself. Opcodes
-  outside a short allowlist (no `INST`, `OBJ`, `NEWOBJ_EX`, `EXT*`, outer
-  `PERSID`, ...) are refused.
+* No `pickle.Unpickler` is involved: the pickle runs on `safe_pickle.run`,
+  which interprets each opcode itself and refuses opcodes outside a short
+  allowlist (no `INST`, `OBJ`, `NEWOBJ_EX`, `EXT*`, `BINPERSID`, ...).
 * A global named by `GLOBAL`/`STACK_GLOBAL` is only looked up in a table of
-  our own inert stand-ins (`_Callable`, `_StorageClass`). No module is ever
-  imported and no real torch, numpy, dnnlib or builtins object is returned;
-  anything not in the table raises `UnsafePickleError` as soon as it is
-  named, before any `REDUCE` could use it.
-* Each tensor's storage blob (a legacy `torch.save` stream) is parsed by the
-  same VM with a table holding only the `torch.*Storage` classes, and
-  `BINPERSID` is accepted only there, only for the `('storage', ...)` tuple.
+  our own inert stand-ins. No module is ever imported and no real torch,
+  numpy, dnnlib or builtins object is returned; anything not in the table
+  raises `UnsafePickleError` as soon as it is named, before any `REDUCE`
+  could use it.
+* Each tensor's storage blob (a legacy `torch.save` stream) is read by
+  `torch_file.read_legacy` with a table holding only the `torch.*Storage`
+  classes; `BINPERSID` is accepted only there, only for a storage id.
 * `module_src` (the Python source the official loader `exec`s) is checked to
   be a string and then dropped. Loading never depends on its text.
+
+How it stays bounded (a hostile file is refused with `PickleLimitError`):
+nesting depth, memo size and dict keys are limited by `safe_pickle`; the walk
+over networks visits each module once (a module reachable twice is refused)
+and recurses at most `safe_pickle.MAX_DEPTH` deep, its names together no
+longer than the file; kwargs and other values
+may share objects but not expand past `_MAX_EXPANDED` items when walked as a
+tree; the tensors made add up to at most `max_tensor_bytes` and to at most
+twice the file's size.
 
 Format reference: `shared/reference/README-snapshot.md`.
 """
 
 import dataclasses
 import io
+import itertools
 import os
-import pathlib
-import pickletools
-import re
-from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+
+from stylegan_jax.interop import safe_pickle
+from stylegan_jax.interop import torch_file
+
+_KIND = "StyleGAN2-ADA network snapshot"
+# Items kwargs and other entries may expand to when walked as a tree (real
+# snapshots: under a thousand).
+_MAX_EXPANDED = 1_000_000
 
 # --------------------------------------------------------------------------
 # Errors and results.
@@ -58,6 +71,11 @@ class LegacyTFPickleError(NotASnapshotError):
 
 class MalformedPickleError(OfficialPickleError):
   """The bytes are not a well-formed pickle (not a pickle, truncated, ...)."""
+
+
+class PickleLimitError(OfficialPickleError):
+  """The file exceeds a limit no real snapshot reaches (depth, memo, shared
+  modules, tensor bytes); it was refused before it could cost more."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -111,80 +129,21 @@ class OfficialSnapshot:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class _Callable:
-  """Our own function standing in for an allowlisted callable global."""
-
-  qualname: str
-  fn: Callable[[tuple[Any, ...], str], Any]  # (args, where) -> value
-  newobj: bool = False  # may be the class of a NEWOBJ
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class _StorageClass:
-  """Stand-in for `torch.<X>Storage`; only ever a value in a persistent id."""
-
-  qualname: str
-  dtype: np.dtype  # element type as stored (little-endian)
-
-
-@dataclasses.dataclass(eq=False)
-class _DType:
-  """A numpy dtype under construction (`numpy.dtype` REDUCE, then BUILD)."""
-
-  name: str
-  byteorder: str = "="
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
 class _Module:
   """A persistent network object: class name plus its `__dict__`."""
 
+  describe_as: ClassVar[str] = "a network object"
   class_name: str
   state: dict[Any, Any]
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class _Storage:
-  """A decoded torch storage: a 1-D array of its elements."""
-
-  array: np.ndarray
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class _StorageRef:
-  """A persistent id inside a storage blob, before its data is read."""
-
-  key: str
-  cls: _StorageClass
-  numel: int
-
-
-def _is_int(x: Any) -> bool:
-  return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _check_arity(qualname: str, args: Any, where: str, *counts: int) -> None:
-  if not isinstance(args, tuple) or len(args) not in counts:
-    got = len(args) if isinstance(args, tuple) else type(args).__name__
-    raise MalformedPickleError(
-        f"{where}: {qualname} called with {got} arguments; a snapshot passes "
-        f"{' or '.join(map(str, counts))}"
-    )
-
-
-def _is_str(x: Any, value: str) -> bool:
-  return isinstance(x, str) and x == value
-
-
-def _empty_hooks(x: Any) -> bool:
-  return isinstance(x, dict) and not x
-
-
 def _reconstruct_persistent_obj(args: tuple[Any, ...], where: str) -> _Module:
-  _check_arity("_reconstruct_persistent_obj", args, where, 1)
+  safe_pickle.check_arity("_reconstruct_persistent_obj", args, where, 1)
   (meta,) = args
-  if not isinstance(meta, dict) or not _is_str(meta.get("type"), "class"):
-    raise MalformedPickleError(
+  if not isinstance(meta, dict) or not safe_pickle.is_str(
+      meta.get("type"), "class"
+  ):
+    raise safe_pickle.MalformedError(
         f"{where}: a persistent object whose meta is not a dict with "
         "type='class'"
     )
@@ -192,644 +151,300 @@ def _reconstruct_persistent_obj(args: tuple[Any, ...], where: str) -> _Module:
   # module_src is the source the official loader exec()s: keep it as data
   # only (check its type, never look at or run its text).
   if not isinstance(meta.get("module_src"), str):
-    raise MalformedPickleError(f"{where}: persistent object without module_src")
+    raise safe_pickle.MalformedError(
+        f"{where}: persistent object without module_src"
+    )
   if not isinstance(class_name, str) or not isinstance(state, dict):
-    raise MalformedPickleError(
+    raise safe_pickle.MalformedError(
         f"{where}: persistent object without a str class_name and dict state"
     )
   return _Module(class_name, state)
 
 
-def _ordered_dict(args: tuple[Any, ...], where: str) -> dict[Any, Any]:
-  _check_arity("collections.OrderedDict", args, where, 0, 1)
+def _easy_dict(args: tuple[Any, ...], where: str) -> dict[Any, Any]:
+  # Same shapes as OrderedDict; an EasyDict becomes a plain dict.
+  safe_pickle.check_arity("dnnlib.util.EasyDict", args, where, 0, 1)
   if not args:
     return {}
-  (items,) = args
-  if isinstance(items, dict):
-    return dict(items)
-  if isinstance(items, list) and all(
-      isinstance(p, (list, tuple)) and len(p) == 2 for p in items
-  ):
-    return dict(items)
-  raise MalformedPickleError(f"{where}: OrderedDict of {type(items).__name__}")
+  return safe_pickle.make_dict(args[0], "EasyDict", where, _KIND)
 
 
-def _easy_dict(args: tuple[Any, ...], where: str) -> dict[Any, Any]:
-  return _ordered_dict(args, where)  # Same shapes; EasyDict becomes dict.
+# A storage blob may name storage classes only, none of them callable.
+_BLOB_GLOBALS = safe_pickle.table_lookup(torch_file.STORAGE_CLASSES, _KIND)
 
 
-def _rebuild_tensor_v2(args: tuple[Any, ...], where: str) -> np.ndarray:
-  qualname = "torch._utils._rebuild_tensor_v2"
-  _check_arity(qualname, args, where, 6, 7)
-  storage, offset, size, stride, requires_grad, hooks = args[:6]
-  metadata = args[6] if len(args) == 7 else None
-  if not isinstance(storage, _Storage):
-    raise MalformedPickleError(
-        f"{where}: {qualname} got a {type(storage).__name__} as storage, not "
-        "the result of torch.storage._load_from_bytes"
-    )
-  ok = (
-      _is_int(offset)
-      and isinstance(size, tuple)
-      and isinstance(stride, tuple)
-      and all(_is_int(s) and s >= 0 for s in size + stride)
-      and len(size) == len(stride)
-      and isinstance(requires_grad, bool)
-      and _empty_hooks(hooks)
-      and (metadata is None or _empty_hooks(metadata))
-  )
-  if not ok:
-    raise MalformedPickleError(
-        f"{where}: {qualname} got unexpected arguments; expected (storage, "
-        "offset: int, size: tuple, stride: tuple of the same length, "
-        "requires_grad: bool, empty backward_hooks[, empty metadata])"
-    )
-  return _strided_copy(storage.array, offset, size, stride, where)
-
-
-def _strided_copy(
-    array: np.ndarray,
-    offset: int,
-    size: tuple[int, ...],
-    stride: tuple[int, ...],
-    where: str,
-) -> np.ndarray:
-  """Element `i` is `array[offset + sum(i * stride)]` (all in elements)."""
-  if any(s == 0 for s in size):
-    return np.zeros(size, array.dtype)
-  if np.prod(size, dtype=object) > array.size:
-    # Expanded (stride-0) views are not in snapshots; refusing them also
-    # stops a tiny file from asking for a huge copy.
-    raise MalformedPickleError(
-        f"{where}: tensor of size {size} has more elements than its storage "
-        f"({array.size}); expanded views are not supported"
-    )
-  last = offset + sum((n - 1) * s for n, s in zip(size, stride))
-  if offset < 0 or last >= array.size:
-    raise MalformedPickleError(
-        f"{where}: tensor view (offset {offset}, size {size}, stride "
-        f"{stride}) reaches past its storage of {array.size} elements"
-    )
-  view = np.lib.stride_tricks.as_strided(
-      array[offset:],
-      shape=size,
-      strides=tuple(s * array.itemsize for s in stride),
-      writeable=False,
-  )
-  return np.array(view)  # An owned, C-contiguous copy.
-
-
-def _rebuild_parameter(args: tuple[Any, ...], where: str) -> np.ndarray:
-  qualname = "torch._utils._rebuild_parameter"
-  _check_arity(qualname, args, where, 3)
-  data, requires_grad, hooks = args
-  if not (
-      isinstance(data, np.ndarray)
-      and isinstance(requires_grad, bool)
-      and _empty_hooks(hooks)
-  ):
-    raise MalformedPickleError(f"{where}: {qualname} got unexpected arguments")
-  return data
-
-
-def _rebuild_parameter_with_state(args: tuple[Any, ...], where: str):
-  qualname = "torch._utils._rebuild_parameter_with_state"
-  _check_arity(qualname, args, where, 4)
-  state = args[3]
-  if state is not None and not _empty_hooks(state):
-    raise MalformedPickleError(f"{where}: {qualname} with non-empty state")
-  return _rebuild_parameter(args[:3], where)
-
-
-def _load_from_bytes(args: tuple[Any, ...], where: str) -> _Storage:
-  _check_arity("torch.storage._load_from_bytes", args, where, 1)
+def _load_from_bytes(
+    args: tuple[Any, ...], where: str
+) -> torch_file.Storage:
+  safe_pickle.check_arity("torch.storage._load_from_bytes", args, where, 1)
   (blob,) = args
   if not isinstance(blob, bytes):
-    raise MalformedPickleError(f"{where}: storage blob is not bytes")
-  return _parse_storage_blob(blob, f"{where}, storage blob")
-
-
-_DTYPE_NAME = re.compile(r"^[<>|=]?(f[248]|i[1248]|u[1248]|b1|\?)$")
-
-
-def _numpy_dtype(args: tuple[Any, ...], where: str) -> _DType:
-  _check_arity("numpy.dtype", args, where, 1, 3)
-  name = args[0]
-  if not isinstance(name, str) or not _DTYPE_NAME.match(name):
-    raise MalformedPickleError(
-        f"{where}: numpy dtype {_clip(repr(name))} is not a plain number dtype"
+    raise safe_pickle.MalformedError(f"{where}: storage blob is not bytes")
+  where = f"{where}, storage blob"
+  storage = torch_file.read_legacy(blob, _BLOB_GLOBALS, kind=_KIND,
+                                   where=where)
+  if not isinstance(storage, torch_file.Storage):
+    raise safe_pickle.MalformedError(
+        f"{where}: holds {safe_pickle.describe(storage)}, not a storage"
     )
-  return _DType(name)
+  return storage
 
 
-def _numpy_scalar(args: tuple[Any, ...], where: str) -> int | float | bool:
-  _check_arity("numpy scalar", args, where, 2)
-  dtype, raw = args
-  if not isinstance(dtype, _DType) or not isinstance(raw, bytes):
-    raise MalformedPickleError(f"{where}: numpy scalar of unexpected form")
-  dt = np.dtype(dtype.name).newbyteorder(dtype.byteorder)
-  if len(raw) != dt.itemsize:
-    raise MalformedPickleError(f"{where}: numpy scalar with wrong byte count")
-  return np.frombuffer(raw, dt, count=1)[0].item()
+class _TFPickle(safe_pickle.SafePickleError):
+  """A `dnnlib.tflib` global: becomes `LegacyTFPickleError`."""
 
 
-def _make_set(args: tuple[Any, ...], where: str) -> set[Any]:
-  _check_arity("set", args, where, 0, 1)
-  items = args[0] if args else []
-  if not isinstance(items, (list, tuple, set, frozenset)):
-    raise MalformedPickleError(f"{where}: set of {type(items).__name__}")
-  return set(items)
-
-
-def _make_frozenset(args: tuple[Any, ...], where: str) -> frozenset[Any]:
-  return frozenset(_make_set(args, where))
-
-
-def _latin1_encode(args: tuple[Any, ...], where: str) -> bytes:
-  # Protocol 2 writes every non-empty bytes object as
-  # _codecs.encode(text, 'latin1').
-  _check_arity("_codecs.encode", args, where, 2)
-  text, encoding = args
-  if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
-    raise MalformedPickleError(f"{where}: _codecs.encode other than latin1")
-  return text.encode("latin-1")
-
-
-def _empty_bytes(args: tuple[Any, ...], where: str) -> bytes:
-  _check_arity("bytes", args, where, 0)  # Protocol 2's b''.
-  return b""
-
-
-def _callables() -> dict[tuple[str, str], _Callable]:
-  table = {}
-
-  def add(module, name, fn, newobj=False):
-    table[(module, name)] = _Callable(f"{module}.{name}", fn, newobj)
-
-  add("torch_utils.persistence", "_reconstruct_persistent_obj",
-      _reconstruct_persistent_obj)
-  add("collections", "OrderedDict", _ordered_dict)
-  add("dnnlib.util", "EasyDict", _easy_dict, newobj=True)
-  add("torch._utils", "_rebuild_tensor_v2", _rebuild_tensor_v2)
-  add("torch._utils", "_rebuild_parameter", _rebuild_parameter)
-  add("torch._utils", "_rebuild_parameter_with_state",
-      _rebuild_parameter_with_state)
-  add("torch.storage", "_load_from_bytes", _load_from_bytes)
-  add("numpy._core.multiarray", "scalar", _numpy_scalar)  # numpy 2
-  add("numpy.core.multiarray", "scalar", _numpy_scalar)  # numpy 1
-  add("numpy", "dtype", _numpy_dtype)
-  add("builtins", "set", _make_set)
-  add("builtins", "frozenset", _make_frozenset)
-  add("builtins", "bytes", _empty_bytes)
-  add("_codecs", "encode", _latin1_encode)
+def _outer_table() -> dict[tuple[str, str], Any]:
+  table = {
+      **safe_pickle.common_globals(_KIND),
+      **torch_file.TENSOR_GLOBALS,
+  }
+  for module, name, fn, newobj in (
+      ("torch_utils.persistence", "_reconstruct_persistent_obj",
+       _reconstruct_persistent_obj, False),
+      ("dnnlib.util", "EasyDict", _easy_dict, True),
+      ("torch.storage", "_load_from_bytes", _load_from_bytes, False),
+  ):
+    table[(module, name)] = safe_pickle.Call(f"{module}.{name}", fn, newobj)
   return table
 
 
-# Globals the outer stream may name. Values are ours, never real callables.
-_OUTER_GLOBALS = _callables()
-
-# Globals a storage blob may name: storage classes only, none callable.
-_STORAGE_DTYPES = {
-    "FloatStorage": "<f4",
-    "DoubleStorage": "<f8",
-    "HalfStorage": "<f2",
-    "BFloat16Storage": "<u2",  # Widened to float32 when read.
-    "LongStorage": "<i8",
-    "IntStorage": "<i4",
-    "ShortStorage": "<i2",
-    "CharStorage": "i1",
-    "ByteStorage": "u1",
-    "BoolStorage": "?",
-}
-_BLOB_GLOBALS = {
-    ("torch", name): _StorageClass(f"torch.{name}", np.dtype(dtype))
-    for name, dtype in _STORAGE_DTYPES.items()
-}
-
-# Protocol-2 streams name Python 2 modules (the Unpickler's fix_imports).
-_PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
-
-_SAFE_OPCODES = frozenset((
-    # Framing, memo and stack.
-    "PROTO", "FRAME", "STOP", "MARK", "MEMOIZE", "BINPUT", "LONG_BINPUT",
-    "BINGET", "LONG_BINGET",
-    # Calls: only ever on our stand-ins (see _resolve and the REDUCE branch).
-    "GLOBAL", "STACK_GLOBAL", "REDUCE", "NEWOBJ", "BUILD", "BINPERSID",
-    # Containers.
-    "EMPTY_DICT", "SETITEM", "SETITEMS", "EMPTY_LIST", "APPEND", "APPENDS",
-    "EMPTY_SET", "ADDITEMS", "FROZENSET", "EMPTY_TUPLE", "TUPLE", "TUPLE1",
-    "TUPLE2", "TUPLE3",
-    # Scalars, strings and bytes.
-    "NONE", "NEWTRUE", "NEWFALSE", "BININT", "BININT1", "BININT2", "LONG1",
-    "LONG4", "BINFLOAT", "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8",
-    "SHORT_BINBYTES", "BINBYTES", "BINBYTES8", "BYTEARRAY8",
-))
-
-_REFUSED = "the file was refused and nothing from it was run"
+_OUTER_TABLE = _outer_table()
 
 
-def _resolve(table: dict[Any, Any], module: Any, name: Any, where: str):
+def _find_global(module: str, name: str, where: str) -> Any:
   """Our stand-in for global `module.name`, or a refusal."""
-  if not isinstance(module, str) or not isinstance(name, str):
-    raise MalformedPickleError(f"{where}: global named by non-strings")
-  module = _PY2_MODULES.get(module, module)
-  found = table.get((module, name))
+  found = _OUTER_TABLE.get((module, name))
   if found is not None:
     return found
-  qualname = _clip(f"{module}.{name}")
   if module == "dnnlib.tflib" or module.startswith("dnnlib.tflib."):
-    raise LegacyTFPickleError(
+    raise _TFPickle(
         f"{where}: this is a TensorFlow-era StyleGAN pickle (it references "
-        f"{qualname}); that format is not supported yet, only network "
-        f"snapshots of the official PyTorch StyleGAN2-ADA code; {_REFUSED}"
+        f"{safe_pickle.clip(f'{module}.{name}')}); that format is not "
+        "supported yet, only network snapshots of the official PyTorch "
+        f"StyleGAN2-ADA code; {safe_pickle.REFUSED}"
     )
-  raise UnsafePickleError(
-      f"{where}: refused global {qualname}: it is not on the allowlist of "
-      f"globals a StyleGAN2-ADA network snapshot uses; {_REFUSED}"
-  )
+  safe_pickle.refuse_global(module, name, where, _KIND)
 
 
-# --------------------------------------------------------------------------
-# The pickle VM.
-
-
-def _run_pickle(
-    stream: io.BytesIO,
-    table: dict[Any, Any],
-    where: str,
-    persistent_load: Callable[[Any], Any] | None = None,
-) -> Any:
-  """Interprets one pickle from `stream` (up to its STOP) without running it.
-
-  Args:
-    stream: positioned at the pickle's first byte; left just after its STOP.
-    table: (module, name) -> stand-in, for GLOBAL/STACK_GLOBAL.
-    where: what is being read, for messages.
-    persistent_load: called on a BINPERSID's id; None refuses BINPERSID.
-
-  Returns:
-    The unpickled value, built only from stdlib containers, numbers, strings,
-    bytes, numpy arrays and this module's records.
-  """
-  stack: list[Any] = []
-  marks: list[int] = []
-  memo: dict[int, Any] = {}
-  pos = stream.tell()
-
-  def pop_mark() -> list[Any]:
-    if not marks:
-      raise MalformedPickleError(f"{where}: byte {pos}: no MARK to pop")
-    start = marks.pop()
-    items = stack[start:]
-    del stack[start:]
-    return items
-
-  def top(kind: type[Any] | tuple[type[Any], ...], op: str) -> Any:
-    if not stack or not isinstance(stack[-1], kind):
-      raise MalformedPickleError(f"{where}: byte {pos}: {op} on wrong type")
-    return stack[-1]
-
-  try:
-    for index, (opcode, arg, pos) in enumerate(pickletools.genops(stream)):
-      name = opcode.name
-      at = f"{where} (byte {pos})"
-      if index == 0 and (name != "PROTO" or not 2 <= arg <= 5):
-        raise MalformedPickleError(
-            f"{at}: expected a pickle of protocol 2 to 5, found {name}"
-        )
-      if name not in _SAFE_OPCODES or (
-          name == "BINPERSID" and persistent_load is None
-      ):
-        raise UnsafePickleError(
-            f"{at}: refused opcode {name}: it is not on the allowlist of "
-            f"opcodes a StyleGAN2-ADA network snapshot uses; {_REFUSED}"
-        )
-      if name in ("PROTO", "FRAME"):
-        if name == "PROTO" and index:
-          raise MalformedPickleError(f"{at}: PROTO in mid-stream")
-      elif name == "STOP":
-        if len(stack) != 1 or marks:
-          raise MalformedPickleError(f"{at}: STOP with a stack of {len(stack)}")
-        return stack[0]
-      elif name == "MARK":
-        marks.append(len(stack))
-      elif name == "MEMOIZE":
-        memo[len(memo)] = stack[-1]
-      elif name in ("BINPUT", "LONG_BINPUT"):
-        memo[arg] = stack[-1]
-      elif name in ("BINGET", "LONG_BINGET"):
-        if arg not in memo:
-          raise MalformedPickleError(f"{at}: memo has no entry {arg}")
-        stack.append(memo[arg])
-      elif name == "GLOBAL":
-        module, _, attr = arg.partition(" ")
-        stack.append(_resolve(table, module, attr, at))
-      elif name == "STACK_GLOBAL":
-        attr = stack.pop()
-        stack.append(_resolve(table, stack.pop(), attr, at))
-      elif name in ("REDUCE", "NEWOBJ"):
-        args = stack.pop()
-        fn = stack.pop()
-        callable_here = isinstance(fn, _Callable) and (
-            name == "REDUCE" or fn.newobj
-        )
-        if not callable_here:
-          what = getattr(fn, "qualname", type(fn).__name__)
-          raise UnsafePickleError(
-              f"{at}: refused opcode {name} on {what}: not allowlisted as "
-              f"callable there; {_REFUSED}"
-          )
-        if not isinstance(args, tuple):
-          raise MalformedPickleError(f"{at}: {name} arguments are not a tuple")
-        stack.append(fn.fn(args, at))
-      elif name == "BUILD":
-        state = stack.pop()
-        obj = top(object, name)
-        if (
-            isinstance(obj, _DType)
-            and isinstance(state, tuple)
-            and len(state) > 1
-            and isinstance(state[1], str)
-            and state[1] in ("<", ">", "|", "=")
-        ):
-          obj.byteorder = state[1]
-        elif not (isinstance(obj, dict) and (
-            state is None or _empty_hooks(state)
-        )):
-          raise UnsafePickleError(
-              f"{at}: refused opcode BUILD on {type(obj).__name__}: only a "
-              f"numpy dtype's state is expected; {_REFUSED}"
-          )
-      elif name == "BINPERSID":
-        stack.append(persistent_load(stack.pop()))
-      elif name == "EMPTY_DICT":
-        stack.append({})
-      elif name == "EMPTY_LIST":
-        stack.append([])
-      elif name == "EMPTY_SET":
-        stack.append(set())
-      elif name == "EMPTY_TUPLE":
-        stack.append(())
-      elif name == "SETITEM":
-        value = stack.pop()
-        key = stack.pop()
-        top(dict, name)[key] = value
-      elif name == "SETITEMS":
-        items = pop_mark()
-        if len(items) % 2:
-          raise MalformedPickleError(f"{at}: SETITEMS with an odd count")
-        top(dict, name).update(zip(items[::2], items[1::2]))
-      elif name == "APPEND":
-        value = stack.pop()
-        top(list, name).append(value)
-      elif name == "APPENDS":
-        items = pop_mark()
-        top(list, name).extend(items)
-      elif name == "ADDITEMS":
-        items = pop_mark()
-        top(set, name).update(items)
-      elif name == "FROZENSET":
-        stack.append(frozenset(pop_mark()))
-      elif name == "TUPLE":
-        stack.append(tuple(pop_mark()))
-      elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
-        n = int(name[-1])
-        if len(stack) < n:
-          raise MalformedPickleError(f"{at}: {name} on a short stack")
-        items = tuple(stack[-n:])
-        del stack[-n:]
-        stack.append(items)
-      elif name == "NONE":
-        stack.append(None)
-      elif name in ("NEWTRUE", "NEWFALSE"):
-        stack.append(name == "NEWTRUE")
-      elif name == "BYTEARRAY8":
-        stack.append(bytes(arg))
-      else:  # Numbers, strings and bytes: the decoded argument itself.
-        stack.append(arg)
-  except OfficialPickleError:
-    raise
-  except (ValueError, IndexError, KeyError, TypeError, RecursionError) as e:
-    # pickletools reports unknown opcodes and truncated arguments as
-    # ValueError; a hostile stack shape gives IndexError/TypeError.
-    raise MalformedPickleError(
-        f"{where}: not a readable pickle (corrupt or truncated) at byte "
-        f"{pos}: {e}"
-    ) from e
-  raise MalformedPickleError(f"{where}: pickle ended without STOP")
-
-
-# --------------------------------------------------------------------------
-# Storage blobs: legacy `torch.save` streams.
-
-_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
-_TORCH_PROTOCOL = 1001
-
-
-def _parse_storage_blob(blob: bytes, where: str) -> _Storage:
-  """Decodes one `_load_from_bytes` blob into its storage's elements.
-
-  Layout: five protocol-2 pickles (magic number, protocol version, sys_info,
-  the storage as a persistent id, the list of storage keys), then for each
-  key an int64 element count and the raw elements.
-
-  Args:
-    blob: the bytes passed to `torch.storage._load_from_bytes`.
-    where: what is being read, for messages.
-
-  Returns:
-    The storage, floating types widened/narrowed to float32.
-  """
-  stream = io.BytesIO(blob)
-  refs: dict[str, _StorageRef] = {}
-
-  def persistent_load(pid: Any) -> _StorageRef:
-    ok = (
-        isinstance(pid, tuple)
-        and len(pid) == 6
-        and _is_str(pid[0], "storage")
-        and isinstance(pid[1], _StorageClass)
-        and isinstance(pid[2], str)
-        and isinstance(pid[3], str)
-        and _is_int(pid[4])
-        and pid[4] >= 0
-    )
-    if not ok:
-      raise MalformedPickleError(
-          f"{where}: unexpected persistent id; expected ('storage', "
-          "torch.<X>Storage, key, location, numel, None)"
-      )
-    if pid[5] is not None:
-      raise MalformedPickleError(f"{where}: storage views are not supported")
-    ref = refs.setdefault(pid[2], _StorageRef(pid[2], pid[1], pid[4]))
-    if (ref.cls, ref.numel) != (pid[1], pid[4]):
-      raise MalformedPickleError(f"{where}: storage {pid[2]} declared twice")
-    return ref
-
-  def read(what: str, load: Callable[[Any], Any] | None = None) -> Any:
-    return _run_pickle(stream, _BLOB_GLOBALS, f"{where}, {what}", load)
-
-  magic = read("magic number")
-  if not _is_int(magic) or magic != _TORCH_MAGIC:
-    raise MalformedPickleError(f"{where}: not a torch.save stream (magic)")
-  if read("protocol version") != _TORCH_PROTOCOL:
-    raise MalformedPickleError(f"{where}: unknown torch.save protocol")
-  sys_info = read("sys_info")
-  if not isinstance(sys_info, dict):
-    raise MalformedPickleError(f"{where}: sys_info is not a dict")
-  order = "<" if sys_info.get("little_endian", True) else ">"
-  obj = read("storage", persistent_load)
-  keys = read("storage keys")
-  if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-    raise MalformedPickleError(f"{where}: storage keys are not a list of str")
-
-  offset = stream.tell()
-  arrays: dict[str, np.ndarray] = {}
-  for key in keys:
-    ref = refs.get(key)
-    if ref is None:
-      raise MalformedPickleError(f"{where}: data for unknown storage {key}")
-    dtype = ref.cls.dtype.newbyteorder(order)
-    header = blob[offset : offset + 8]
-    numel = int.from_bytes(header, "little" if order == "<" else "big")
-    end = offset + 8 + ref.numel * dtype.itemsize
-    if len(header) < 8 or numel != ref.numel or end > len(blob):
-      raise MalformedPickleError(
-          f"{where}: storage {key} should hold {ref.numel} elements of "
-          f"{ref.cls.qualname}; the blob is truncated or inconsistent"
-      )
-    raw = np.frombuffer(blob, dtype, count=numel, offset=offset + 8)
-    if ref.cls.qualname == "torch.BFloat16Storage":
-      raw = (raw.astype(np.uint32) << 16).view(np.float32)
-    # Floating storages become float32; others keep their type (native order).
-    native = raw.dtype.newbyteorder("=")
-    arrays[key] = raw.astype(np.float32 if native.kind == "f" else native)
-    offset = end
-  if not isinstance(obj, _StorageRef) or obj.key not in arrays:
-    raise MalformedPickleError(f"{where}: the blob holds no storage data")
-  return _Storage(arrays[obj.key])
+def _translate(e: safe_pickle.SafePickleError) -> OfficialPickleError:
+  for cls, ours in (
+      (_TFPickle, LegacyTFPickleError),
+      (safe_pickle.RefusedError, UnsafePickleError),
+      (safe_pickle.LimitError, PickleLimitError),
+  ):
+    if isinstance(e, cls):
+      return ours(str(e))
+  return MalformedPickleError(str(e))
 
 
 # --------------------------------------------------------------------------
 # From the unpickled tree to the public records.
 
 
-def _clip(text: str, limit: int = 200) -> str:
-  """`text` for a message: as is when short and printable, else clipped."""
-  if len(text) <= limit and text.isprintable():
-    return text
-  return repr(text[:limit]) + ("..." if len(text) > limit else "")
-
-
 def _describe(x: Any) -> str:
   if isinstance(x, _Module):
-    return f"a {_clip(x.class_name)} network object"
-  if isinstance(x, dict):
-    return f"a dict with keys {_clip(repr(sorted(x, key=repr)))}"
-  return f"a {type(x).__name__}"
+    return f"a {safe_pickle.clip(x.class_name)} network object"
+  return safe_pickle.describe(x)
 
 
-def _to_plain(x: Any, memo: dict[int, Any], where: str) -> Any:
-  """Inert stdlib/numpy value for `x`; shares what the pickle shared."""
-  if id(x) in memo:
-    return memo[id(x)][1]
-  if isinstance(x, dict):
-    out = {}
-    memo[id(x)] = (x, out)  # Before the items, so that cycles end here.
-    out.update(
-        (_to_plain(k, memo, where), _to_plain(v, memo, where))
-        for k, v in x.items()
-    )
-  elif isinstance(x, list):
-    out = []
-    memo[id(x)] = (x, out)
-    out.extend(_to_plain(v, memo, where) for v in x)
-  elif isinstance(x, (tuple, set, frozenset)):
-    out = type(x)(_to_plain(v, memo, where) for v in x)
-  elif isinstance(x, _Module):
-    out = _network(x, memo, where)
-  elif isinstance(x, _Storage):
-    out = x.array
-  elif isinstance(x, _DType):
-    out = np.dtype(x.name).newbyteorder(x.byteorder)
-  elif isinstance(x, (_Callable, _StorageClass)):
-    out = f"<global {x.qualname}>"
-  else:
-    out = x
-  memo[id(x)] = (x, out)  # Holding `x` keeps its id from being reused.
-  return out
+class _Converter:
+  """Turns the unpickled tree into public records, each object once.
 
+  Every walk is bounded: at most `safe_pickle.MAX_DEPTH` deep, each network
+  module visited once, tensors made within the `TensorReader`'s budget.
+  """
 
-def _flatten(
-    module: _Module,
-    prefix: str,
-    out: dict[str, np.ndarray],
-    buffers: set[str],
-    active: set[int],
-    where: str,
-) -> None:
-  """Adds `module`'s parameters and buffers as `state_dict()` names them."""
-  at = f"{where}: {_clip(module.class_name)} {_clip(repr(prefix))}"
-  if id(module) in active:
-    raise MalformedPickleError(f"{at}: the module contains itself")
-  active.add(id(module))
-  state = module.state
-  skip = state.get("_non_persistent_buffers_set", set())
-  groups = [state.get(k, {}) for k in ("_parameters", "_buffers", "_modules")]
-  if not isinstance(skip, (set, frozenset)) or not all(
-      isinstance(g, dict) for g in groups
+  def __init__(
+      self, reader: torch_file.TensorReader, where: str, max_name_chars: int
   ):
-    raise MalformedPickleError(
-        f"{at}: _parameters/_buffers/_modules are not dicts"
+    """Sets up one file's conversion.
+
+    Args:
+      reader: makes the tensors' arrays, within the file's budget.
+      where: the file, for messages.
+      max_name_chars: the most characters all state-dict names (prefixes
+        included) may add up to; real files use a small part of their size.
+    """
+    self._reader = reader
+    self._where = where
+    self._name_chars = max_name_chars  # Left to use.
+    # id -> (object, converted, items when walked as a tree); holding the
+    # object pins its id.
+    self._memo: dict[int, tuple[Any, Any, int]] = {}
+    self._converting: set[int] = set()  # Networks being converted.
+
+  def _too_deep(self, at: str) -> safe_pickle.LimitError:
+    return safe_pickle.limit_error(
+        at, f"values nested more than {safe_pickle.MAX_DEPTH} levels deep",
+        _KIND,
     )
-  params, bufs, children = groups
-  for group, is_buffer in ((params, False), (bufs, True)):
-    for name, value in group.items():
-      if value is None or (is_buffer and name in skip):
-        continue
-      if not isinstance(name, str) or not isinstance(value, np.ndarray):
-        raise MalformedPickleError(
-            f"{at}: entry {_clip(repr(name))} is {_describe(value)}, not a "
-            "tensor"
-        )
-      out[prefix + name] = value
-      if is_buffer:
-        buffers.add(prefix + name)
-  for name, child in children.items():
-    if child is None:
-      continue
-    if not isinstance(name, str) or not isinstance(child, _Module):
-      raise MalformedPickleError(
-          f"{at}: submodule {_clip(repr(name))} is {_describe(child)}"
+
+  def plain(self, x: Any, depth: int = 0) -> Any:
+    """Inert stdlib/numpy value for `x`; shares what the pickle shared.
+
+    Shared values stay shared, so the result must also stay small when
+    walked as a tree (by `repr`, JSON, ...): at most `_MAX_EXPANDED` items.
+    """
+    if id(x) in self._memo:
+      return self._memo[id(x)][1]
+    if depth > safe_pickle.MAX_DEPTH:
+      raise self._too_deep(self._where)
+    depth += 1
+    children = ()
+    if isinstance(x, dict):
+      out = {}
+      self._memo[id(x)] = (x, out, 1)  # Before the items: cycles end here.
+      out.update(
+          (self.plain(k, depth), self.plain(v, depth)) for k, v in x.items()
       )
-    _flatten(child, f"{prefix}{name}.", out, buffers, active, where)
-  active.discard(id(module))
+      children = itertools.chain.from_iterable(x.items())
+    elif isinstance(x, list):
+      out = []
+      self._memo[id(x)] = (x, out, 1)
+      out.extend(self.plain(v, depth) for v in x)
+      children = x
+    elif isinstance(x, (tuple, set, frozenset)):
+      out = type(x)(self.plain(v, depth) for v in x)
+      children = x
+    elif isinstance(x, _Module):
+      out = self.network(x, depth)
+    elif isinstance(x, torch_file.TensorRef):
+      out = self._reader(x, self._where)
+    elif isinstance(x, torch_file.Storage):  # A bare storage: its elements.
+      ref = torch_file.TensorRef(x, 0, (x.numel,), (1,))
+      out = self._reader(ref, self._where)
+    elif isinstance(x, safe_pickle.DType):
+      out = np.dtype(x.name).newbyteorder(x.byteorder)
+    elif isinstance(x, (safe_pickle.Call, torch_file.StorageClass)):
+      out = f"<global {x.qualname}>"
+    else:
+      out = x
+    size = 1 + sum(self._memo[id(c)][2] for c in children)
+    if size > _MAX_EXPANDED:
+      raise safe_pickle.limit_error(
+          self._where,
+          f"a value that would expand to more than {_MAX_EXPANDED} items "
+          "when walked (the same objects shared over and over)",
+          _KIND,
+      )
+    self._memo[id(x)] = (x, out, size)
+    return out
 
-
-def _network(
-    module: _Module, memo: dict[int, Any], where: str
-) -> OfficialNetwork:
-  state_dict: dict[str, np.ndarray] = {}
-  buffers: set[str] = set()
-  _flatten(module, "", state_dict, buffers, set(), where)
-  state = module.state
-  init_kwargs = _to_plain(state.get("_init_kwargs", {}), memo, where)
-  init_args = _to_plain(state.get("_init_args", ()), memo, where)
-  if not isinstance(init_kwargs, dict) or not isinstance(init_args, tuple):
-    raise MalformedPickleError(
-        f"{where}: {_clip(module.class_name)}: _init_kwargs/_init_args are "
-        "not a dict/tuple"
+  def network(self, module: _Module, depth: int = 0) -> OfficialNetwork:
+    """The public record of one network object."""
+    if id(module) in self._memo:
+      return self._memo[id(module)][1]
+    name = safe_pickle.clip(module.class_name)
+    if id(module) in self._converting:
+      raise safe_pickle.MalformedError(
+          f"{self._where}: {name}: the network object contains itself"
+      )
+    self._converting.add(id(module))
+    state_dict: dict[str, np.ndarray] = {}
+    buffers: set[str] = set()
+    self._flatten(module, "", state_dict, buffers, {}, set())
+    state = module.state
+    init_kwargs = self.plain(state.get("_init_kwargs", {}), depth)
+    init_args = self.plain(state.get("_init_args", ()), depth)
+    if not isinstance(init_kwargs, dict) or not isinstance(init_args, tuple):
+      raise safe_pickle.MalformedError(
+          f"{self._where}: {name}: _init_kwargs/_init_args are not a "
+          "dict/tuple"
+      )
+    out = OfficialNetwork(
+        module.class_name, init_kwargs, init_args, state_dict,
+        frozenset(buffers),
     )
-  return OfficialNetwork(
-      module.class_name, init_kwargs, init_args, state_dict,
-      frozenset(buffers),
-  )
+    self._converting.discard(id(module))
+    self._memo[id(module)] = (module, out, 1)
+    return out
+
+  def _flatten(
+      self,
+      module: _Module,
+      prefix: str,
+      out: dict[str, np.ndarray],
+      buffers: set[str],
+      seen: dict[int, str],
+      active: set[int],
+  ) -> None:
+    """Adds `module`'s parameters and buffers as `state_dict()` names them.
+
+    `seen` maps each module already visited to its prefix: a module
+    reachable twice is refused (snapshots hold trees), which also keeps a
+    hostile DAG from making the walk exponential.
+    """
+    at = (
+        f"{self._where}: {safe_pickle.clip(module.class_name)} "
+        f"{safe_pickle.short_repr(prefix)}"
+    )
+    if id(module) in active:
+      raise safe_pickle.MalformedError(f"{at}: the module contains itself")
+    if id(module) in seen:
+      raise safe_pickle.limit_error(
+          at,
+          "the module is reachable a second time (first as "
+          f"{safe_pickle.short_repr(seen[id(module)])}); a network's modules "
+          "form a tree",
+          _KIND,
+      )
+    if len(active) >= safe_pickle.MAX_DEPTH:
+      raise safe_pickle.limit_error(
+          at, f"modules nested more than {safe_pickle.MAX_DEPTH} deep", _KIND
+      )
+    seen[id(module)] = prefix
+    active.add(id(module))
+    state = module.state
+    skip = state.get("_non_persistent_buffers_set", set())
+    groups = [state.get(k, {}) for k in ("_parameters", "_buffers", "_modules")]
+    if not isinstance(skip, (set, frozenset)) or not all(
+        isinstance(g, dict) for g in groups
+    ):
+      raise safe_pickle.MalformedError(
+          f"{at}: _parameters/_buffers/_modules are not dicts"
+      )
+    params, bufs, children = groups
+    for group, is_buffer in ((params, False), (bufs, True)):
+      for name, value in group.items():
+        if value is None or (is_buffer and name in skip):
+          continue
+        if not isinstance(name, str) or not isinstance(
+            value, torch_file.TensorRef
+        ):
+          raise safe_pickle.MalformedError(
+              f"{at}: entry {safe_pickle.short_repr(name)} is "
+              f"{_describe(value)}, not a tensor"
+          )
+        self._name_chars -= len(prefix) + len(name)
+        if self._name_chars < 0:
+          raise safe_pickle.limit_error(
+              at,
+              "the state-dict names add up to more characters than the file "
+              "has bytes (long module names reused many times)",
+              _KIND,
+          )
+        out[prefix + name] = self._reader(
+            value, f"{at}: {safe_pickle.clip(name)}"
+        )
+        if is_buffer:
+          buffers.add(prefix + name)
+    for name, child in children.items():
+      if child is None:
+        continue
+      if not isinstance(name, str) or not isinstance(child, _Module):
+        raise safe_pickle.MalformedError(
+            f"{at}: submodule {safe_pickle.short_repr(name)} is "
+            f"{_describe(child)}"
+        )
+      self._flatten(child, f"{prefix}{name}.", out, buffers, seen, active)
+    active.discard(id(module))
 
 
 _NETWORKS = (("G", "Generator"), ("D", "Discriminator"), ("G_ema", "Generator"))
 
 
-def _snapshot(top: Any, where: str) -> OfficialSnapshot:
+def _snapshot(top: Any, convert: _Converter, where: str) -> OfficialSnapshot:
   expected = (
       "expected a StyleGAN2-ADA network snapshot: a dict with network "
       "objects 'G' (Generator), 'D' (Discriminator) and 'G_ema' (Generator)"
@@ -854,21 +469,18 @@ def _snapshot(top: Any, where: str) -> OfficialSnapshot:
         f"{where}: 'training_set_kwargs' is {_describe(kwargs)}; expected a "
         "dict or None"
     )
-  memo: dict[int, Any] = {}
   known = {"G", "D", "G_ema", "augment_pipe", "training_set_kwargs"}
   return OfficialSnapshot(
-      G=_network(top["G"], memo, where),
-      D=_network(top["D"], memo, where),
-      G_ema=_network(top["G_ema"], memo, where),
+      G=convert.network(top["G"]),
+      D=convert.network(top["D"]),
+      G_ema=convert.network(top["G_ema"]),
       augment_pipe=(
-          None if augment_pipe is None
-          else _network(augment_pipe, memo, where)
+          None if augment_pipe is None else convert.network(augment_pipe)
       ),
-      training_set_kwargs=(
-          None if kwargs is None else _to_plain(kwargs, memo, where)
-      ),
+      training_set_kwargs=None if kwargs is None else convert.plain(kwargs),
       extra={
-          str(k): _to_plain(v, memo, where)
+          k if isinstance(k, str) else safe_pickle.short_repr(k):
+              convert.plain(v)
           for k, v in top.items()
           if k not in known
       },
@@ -877,6 +489,8 @@ def _snapshot(top: Any, where: str) -> OfficialSnapshot:
 
 def load_snapshot(
     path_or_bytes: str | os.PathLike[str] | bytes | bytearray | memoryview,
+    *,
+    max_tensor_bytes: int = torch_file.DEFAULT_MAX_TENSOR_BYTES,
 ) -> OfficialSnapshot:
   """Reads an official StyleGAN2-ADA `network-snapshot-*.pkl`, safely.
 
@@ -885,6 +499,8 @@ def load_snapshot(
 
   Args:
     path_or_bytes: a path to the pickle, or its bytes.
+    max_tensor_bytes: refuse files whose arrays would need more memory
+      (default 4 GiB; the largest official snapshots need well under 1 GiB).
 
   Returns:
     The snapshot's G, D, G_ema and augment pipe as `OfficialNetwork`s (init
@@ -895,25 +511,38 @@ def load_snapshot(
       allowlist; it was refused before any of it was used.
     LegacyTFPickleError: a TensorFlow-era pickle (not supported yet).
     NotASnapshotError: a readable pickle of something else.
+    PickleLimitError: over `max_tensor_bytes`, or nesting, sharing or sizes
+      that no real snapshot has.
     MalformedPickleError: not a pickle, or a truncated/corrupt one.
   """
-  if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
-    data, where = bytes(path_or_bytes), "<bytes>"
-  else:
-    path = pathlib.Path(path_or_bytes)
-    data, where = path.read_bytes(), str(path)
-  if data[:2] == b"PK":
-    raise MalformedPickleError(
-        f"{where}: a zip archive (e.g. a torch.save checkpoint), not a "
-        "StyleGAN2-ADA network-snapshot pickle"
-    )
-  if data[:1] != b"\x80":
-    raise MalformedPickleError(
-        f"{where}: not a pickle of protocol 2 or later (it does not start "
-        "with b'\\x80'); expected a StyleGAN2-ADA network-snapshot .pkl"
-    )
+  where = "<bytes>"
   try:
-    top = _run_pickle(io.BytesIO(data), _OUTER_GLOBALS, where)
-    return _snapshot(top, where)
-  except RecursionError as e:
-    raise MalformedPickleError(f"{where}: nested too deeply") from e
+    data, where = torch_file.read_input(
+        path_or_bytes,
+        max_bytes=torch_file.max_file_bytes(max_tensor_bytes),
+        kind=_KIND,
+    )
+    if data[:2] == b"PK":
+      raise safe_pickle.MalformedError(
+          f"{where}: a zip archive (e.g. a torch.save checkpoint), not a "
+          "StyleGAN2-ADA network-snapshot pickle"
+      )
+    if data[:1] != b"\x80":
+      raise safe_pickle.MalformedError(
+          f"{where}: not a pickle of protocol 2 or later (it does not start "
+          "with b'\\x80'); expected a StyleGAN2-ADA network-snapshot .pkl"
+      )
+    top = safe_pickle.run(io.BytesIO(data), _find_global, kind=_KIND,
+                          where=where)
+    reader = torch_file.TensorReader(
+        file_bytes=len(data), max_tensor_bytes=max_tensor_bytes, kind=_KIND,
+        float32=True,
+    )
+    return _snapshot(top, _Converter(reader, where, len(data)), where)
+  except safe_pickle.SafePickleError as e:
+    raise _translate(e) from None
+  except RecursionError:
+    raise PickleLimitError(
+        f"{where}: values nested too deeply; that is not a valid {_KIND}, "
+        f"so {safe_pickle.REFUSED}"
+    ) from None

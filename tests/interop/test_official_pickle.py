@@ -18,13 +18,13 @@ import shlex
 import struct
 import subprocess
 import sys
-from typing import Any, ClassVar
 
 import numpy as np
 import pytest
 
 from stylegan_jax.interop import official_pickle
 from tests import reference
+from tests.interop import pickle_writer as pw
 
 load_snapshot = official_pickle.load_snapshot
 UnsafePickleError = official_pickle.UnsafePickleError
@@ -186,6 +186,31 @@ def test_tensor_matches_independent_parse(
   assert got.tobytes() == expected.tobytes()
 
 
+def test_every_tensor_matches_its_blob(raw, snapshot):
+  """All 165 tensors, in file order (G, D, G_ema, augment_pipe; each in
+  state_dict() order), byte for byte against the float32 data that ends
+  each blob."""
+  blobs = [  # Bytes that start with torch.save's magic-number pickle.
+      arg
+      for op, arg, _ in pickletools.genops(raw)
+      if op.name in ("BINBYTES", "SHORT_BINBYTES")
+      and arg.startswith(b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19.")
+  ]
+  tensors = [
+      array
+      for net in (snapshot.G, snapshot.D, snapshot.G_ema,
+                  snapshot.augment_pipe)
+      for array in net.state_dict.values()
+  ]
+  assert len(blobs) == len(tensors) == 165
+  for blob, tensor in zip(blobs, tensors):
+    data = blob[len(blob) - 4 * tensor.size :]
+    (count,) = struct.unpack("<q", blob[len(blob) - len(data) - 8 :][:8])
+    assert count == tensor.size
+    assert tensor.tobytes() == data
+    assert tensor.flags.c_contiguous and tensor.flags.owndata
+
+
 def test_fixture_loads_without_exec_eval_compile(monkeypatch):
   def refuse(*args, **kwargs):
     raise AssertionError("the loader ran code")
@@ -217,115 +242,27 @@ def test_module_imports_without_jax_tensorflow_torch():
 
 
 # --------------------------------------------------------------------------
-# A small writer for hand-made pickles.
+# Hand-made snapshots (writer: tests/interop/pickle_writer.py).
 
-
-class _Global:
-  """A global written as a `GLOBAL` opcode; calling it makes a `_Call`."""
-
-  def __init__(self, qualname):
-    self.module, self.name = qualname.rsplit(".", 1)
-
-  def __call__(self, *args):
-    return _Call(self, args)
-
-
-class _Call:
-  """Pickles as `REDUCE` of `fn` on `args`."""
-
-  def __init__(self, fn, args):
-    self.fn, self.args = fn, args
-
-  def __reduce__(self):
-    return self.fn, self.args
-
-
-class _Pickler(pickle._Pickler):  # pylint: disable=protected-access
-  """The pure-Python pickler, writing `_Global`s as they are named."""
-
-  dispatch: ClassVar[dict[type, Any]] = dict(
-      pickle._Pickler.dispatch  # pylint: disable=protected-access
-  )
-
-  def _save_global_ref(self, obj):
-    self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode())
-    self.memoize(obj)
-
-  dispatch[_Global] = _save_global_ref
-
-  def __init__(self, file, protocol, pid=None):
-    super().__init__(file, protocol)
-    self._pid = pid
-
-  def persistent_id(self, obj):
-    return self._pid if obj is _STORAGE else None
-
-
-_STORAGE = object()  # Stands for the storage inside a blob.
-
-
-def _dumps(obj, protocol=4, pid=None) -> bytes:
-  f = io.BytesIO()
-  _Pickler(f, protocol, pid).dump(obj)
-  return f.getvalue()
-
-
-def _blob_pickles(storage_class, numel, sys_info=None):
-  """The five pickles of a legacy torch.save stream holding one storage."""
-  pid = ("storage", _Global(f"torch.{storage_class}"), "7", "cpu", numel, None)
-  sys_info = sys_info or {
-      "protocol_version": 1001,
-      "little_endian": True,
-      "type_sizes": {"short": 2, "int": 4, "long": 4},
-  }
-  return [
-      _dumps(0x1950A86A20F9469CFC6C, 2),
-      _dumps(1001, 2),
-      _dumps(sys_info, 2),
-      _dumps(_STORAGE, 2, pid),
-      _dumps(["7"], 2),
-  ]
+_Global = pw.Global
+_dumps = pw.dumps
+_ORDERED_DICT = pw.ORDERED_DICT
+_REBUILD_TENSOR = pw.REBUILD_TENSOR
+_LOAD_FROM_BYTES = pw.LOAD_FROM_BYTES
+_network = pw.snapshot_network
 
 
 def _blob(storage_class, array):
-  pickles = _blob_pickles(storage_class, array.size)
-  return b"".join(pickles) + struct.pack("<q", array.size) + array.tobytes()
-
-
-_ORDERED_DICT = _Global("collections.OrderedDict")
-_REBUILD_TENSOR = _Global("torch._utils._rebuild_tensor_v2")
-_REBUILD_PARAMETER = _Global("torch._utils._rebuild_parameter")
-_LOAD_FROM_BYTES = _Global("torch.storage._load_from_bytes")
-_PERSISTENT = _Global("torch_utils.persistence._reconstruct_persistent_obj")
+  """A legacy torch.save stream of one storage, as `_load_from_bytes` gets."""
+  return pw.torch_legacy(pw.Storage(array, storage_class))
 
 
 def _tensor(storage, offset, size, stride):
-  return _REBUILD_TENSOR(storage, offset, size, stride, False, _ORDERED_DICT())
+  return pw.tensor(storage, offset=offset, size=size, stride=stride)
 
 
 def _parameter(storage, offset, size, stride):
-  tensor = _tensor(storage, offset, size, stride)
-  return _REBUILD_PARAMETER(tensor, False, _ORDERED_DICT())
-
-
-def _network(class_name, params=(), buffers=(), modules=(), container=dict,
-             **attrs):
-  state = {
-      "training": False,
-      "_parameters": container(params),
-      "_buffers": container(buffers),
-      "_non_persistent_buffers_set": {"scratch"},
-      "_modules": container(modules),
-      **attrs,
-  }
-  meta = {
-      "type": "class",
-      "version": 6,
-      "module_src": "# module source\n",
-      "class_name": class_name,
-      "state": state,
-  }
-  return _PERSISTENT(meta)
+  return pw.parameter(storage, offset=offset, size=size, stride=stride)
 
 
 def _fake_snapshot(g_params=(), container=dict, **g_kwargs):
@@ -452,14 +389,7 @@ def test_rebuild_tensor_with_unexpected_arguments_is_rejected():
 # Hostile pickles. Each payload would create `marker` if anything ran.
 
 
-class _Reduce:
-  """Pickles as a call of a real callable (what an attacker would write)."""
-
-  def __init__(self, fn, *args):
-    self.fn, self.args = fn, args
-
-  def __reduce__(self):
-    return self.fn, self.args
+_Reduce = pw.Reduce
 
 
 def _touch(marker):
@@ -636,7 +566,8 @@ def test_refuses_hostile_global_inside_storage_blob(tmp_path, raw, which):
 
 def test_refuses_binpersid_outside_storage_blob(tmp_path):
   marker = tmp_path / "marker"
-  data = _dumps(_STORAGE, 4, pid=_touch(marker))
+  storage = object()
+  data = _dumps(storage, 4, lambda x: _touch(marker) if x is storage else None)
   _refused(data, marker, "opcode BINPERSID")
 
 
@@ -669,7 +600,7 @@ def test_wrong_network_class_is_not_a_snapshot():
 
 def test_tensorflow_pickle_is_refused_as_unsupported(tmp_path):
   # (G, D, Gs) of dnnlib.tflib.network.Network, as TF-era pickles hold.
-  net = _Call(_Global("dnnlib.tflib.network.Network"), ())
+  net = _Global("dnnlib.tflib.network.Network")()
   with pytest.raises(official_pickle.LegacyTFPickleError) as info:
     load_snapshot(_dumps((net, net, net), 3))
   assert "TensorFlow" in str(info.value)
