@@ -206,7 +206,8 @@ def render(label: int, seed: int, resolution: int = 28) -> np.ndarray:
     raise ValueError(f"seed must be non-negative, got {seed}")
   rng = np.random.default_rng([_SALT, label, seed])
   strokes = _GLYPHS[label](rng)
-  width = rng.uniform(1.5, 3.2) * resolution / 28
+  # Stroke width in output pixels; at least one, so small glyphs stay solid.
+  width = max(1.0, rng.uniform(1.5, 3.2) * resolution / 28)
   strokes = _place(strokes, rng, resolution, width)
   return _draw(strokes, width, resolution)[:, :, None]
 
