@@ -161,7 +161,8 @@ def test_initialisers_match_their_frameworks():
   z, key = _z(n=1), jax.random.key(0, impl="rbg")
   nets = {
       "mlp_keras_g": (mlp.MLPGenerator(variant="keras"), z),
-      "mlp_torch_d": (mlp.MLPDiscriminator(variant="torch"), _img(n=1)),
+      "mlp_torch_d": (mlp.MLPDiscriminator(variant="torch", img_resolution=8),
+                      _img(n=1, res=8)),
       "dcgan_d": (dcgan.DCGANDiscriminator(img_resolution=16, channels=32),
                   _img(n=1, res=16, ch=3)),
       "vanilla_g": (vanilla.VanillaGenerator(img_resolution=16, channels=64),
@@ -169,20 +170,23 @@ def test_initialisers_match_their_frameworks():
   }
   inits = jax.jit(lambda key: {k: m.init(key, x) for k, (m, x) in
                                nets.items()})(key)
+  # Keras: glorot_uniform kernels, zero biases.
   p = _params(inits["mlp_keras_g"])
-  _check_uniform(p["out/kernel"], math.sqrt(6 / (128 + 784)))  # glorot
+  _check_uniform(p["out/kernel"], math.sqrt(6 / (128 + 784)))
   assert not np.any(p["fc0/bias"]) and not np.any(p["out/bias"])
-  p = _params(inits["mlp_torch_d"])
-  _check_uniform(p["fc0/kernel"], 1 / math.sqrt(784))
-  assert np.abs(p["fc0/bias"]).max() <= 1 / math.sqrt(784)
-  assert np.std(p["fc0/bias"]) > 0  # Not zero, unlike Keras.
   # Keras conv fans count the 3x3 field.
   p = _params(inits["dcgan_d"])
   _check_uniform(p["conv1/kernel"], math.sqrt(6 / (9 * (32 + 64))))
-  # PyTorch's ConvTranspose2d fan-in is out_channels * k * k.
+  # PyTorch: U(+-1 / sqrt(fan_in)) weights and biases; the ConvTranspose2d
+  # fan-in is out_channels * k * k.
   p = _params(inits["vanilla_g"])
-  _check_uniform(p["up0/kernel"], 1 / math.sqrt(32 * 16))
   _check_uniform(p["fc/kernel"], 1 / math.sqrt(100))
+  assert np.abs(p["fc/bias"]).max() <= 1 / math.sqrt(100)
+  assert np.abs(p["fc/bias"]).max() > 0.9 / math.sqrt(100)  # Not zero.
+  _check_uniform(p["up0/kernel"], 1 / math.sqrt(32 * 16))
+  p = _params(inits["mlp_torch_d"])
+  _check_uniform(p["fc0/kernel"], 1 / math.sqrt(64))
+  _check_uniform(p["fc1/kernel"], 1 / math.sqrt(128))
 
 
 # ------------------------------------------------------------------- DCGAN --
