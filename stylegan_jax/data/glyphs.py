@@ -14,7 +14,7 @@ font files are used.
 Conventions follow `data.embedded`: image i of `make_dataset(n, seed)` has
 label i % 10 (balanced classes) and equals `render(i % 10,
 embedded.image_seed(seed, i), resolution)`, so it does not depend on n.
-10k images at 28 px take about 2.5 s on one core. NumPy and pillow only (no
+10k images at 28 px take 2-3 s on one unloaded core. NumPy and pillow only (no
 TensorFlow).
 """
 
@@ -43,8 +43,11 @@ Stroke = np.ndarray  # [P, 2] points (x right, y down).
 
 def _arc(rng: np.random.Generator, cx: float, cy: float, rx: float, ry: float,
          a0: float, a1: float) -> Stroke:
-  """Points on an elliptic arc from angle a0 to a1 (degrees, clockwise on
-  screen since y points down), with radii jittered by up to 12%."""
+  """Points [P, 2] on an elliptic arc from angle a0 to a1, in degrees.
+
+  Angles run clockwise on screen (y points down); the radii are jittered by
+  up to 12%.
+  """
   rx *= rng.uniform(0.88, 1.12)
   ry *= rng.uniform(0.88, 1.12)
   t = np.radians(np.linspace(a0, a1, max(4, int(abs(a1 - a0) / 15) + 1)))
