@@ -99,13 +99,27 @@ def check_images(img: jax.Array, img_resolution: int,
                      f" (NHWC), got {img.shape}")
 
 
-def append_label_planes(img: jax.Array, c: jax.Array | None) -> jax.Array:
-  """img [N, H, W, C], c [N, c_dim] or None -> [N, H, W, C + c_dim]."""
+def conv_discriminator_input(img: jax.Array, c: jax.Array | None,
+                             img_resolution: int, img_channels: int,
+                             c_dim: int) -> jax.Array:
+  """Validates img and c; returns img with c as constant planes appended.
+
+  Args:
+    img: images [N, img_resolution, img_resolution, img_channels].
+    c: one-hot labels [N, c_dim]; None when c_dim is 0.
+    img_resolution, img_channels, c_dim: the network's sizes.
+
+  Returns:
+    float32 [N, R, R, img_channels + c_dim].
+  """
+  check_images(img, img_resolution, img_channels)
+  x = img.astype(jnp.float32)
+  c = check_labels(c, c_dim, img.shape[0])
   if c is None:
-    return img
+    return x
   planes = jnp.broadcast_to(c[:, None, None, :],
-                            img.shape[:3] + c.shape[-1:])  # [N, H, W, c_dim]
-  return jnp.concatenate([img, planes], axis=-1)
+                            x.shape[:3] + c.shape[-1:])  # [N, R, R, c_dim]
+  return jnp.concatenate([x, planes], axis=-1)
 
 
 def upsampling_chain(img_resolution: int) -> tuple[int, int]:

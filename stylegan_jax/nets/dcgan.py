@@ -92,12 +92,10 @@ class DCGANDiscriminator(nn.Module):
   def __call__(self, img: jax.Array, c: jax.Array | None = None) -> jax.Array:
     """Scores images; returns logits [N, 1]."""
     _, steps = classic.upsampling_chain(self.img_resolution)
-    classic.check_images(img, self.img_resolution, self.img_channels)
-    n = img.shape[0]
-    c = classic.check_labels(c, self.c_dim, n)
-    x = classic.append_label_planes(img.astype(jnp.float32), c)
+    x = classic.conv_discriminator_input(
+        img, c, self.img_resolution, self.img_channels, self.c_dim)
     for i in range(steps):
       features = min(self.channels * 2**i, self.channel_max)
       x = jax.nn.relu(_conv(features, 2, f"conv{i}")(x))  # [N, H/2, W/2, F]
-    x = x.reshape(n, -1)  # Keras' Flatten of NHWC: H, W, C order.
+    x = x.reshape(x.shape[0], -1)  # Keras' Flatten of NHWC: H, W, C order.
     return classic.keras_dense(1, "out")(x)

@@ -102,10 +102,8 @@ class VanillaDiscriminator(nn.Module):
   def __call__(self, img: jax.Array, c: jax.Array | None = None) -> jax.Array:
     """Scores images; returns logits [N, 1]."""
     _, steps = classic.upsampling_chain(self.img_resolution)
-    classic.check_images(img, self.img_resolution, self.img_channels)
-    n = img.shape[0]
-    c = classic.check_labels(c, self.c_dim, n)
-    x = classic.append_label_planes(img.astype(jnp.float32), c)
+    x = classic.conv_discriminator_input(
+        img, c, self.img_resolution, self.img_channels, self.c_dim)
     for i in range(steps):
       features = min(self.channels * 2**i, self.channel_max)
       init = classic.torch_uniform_init(x.shape[-1] * _K * _K)
@@ -113,5 +111,5 @@ class VanillaDiscriminator(nn.Module):
                   padding=((_P, _P), (_P, _P)), kernel_init=init,
                   bias_init=init, name=f"conv{i}")(x)  # [N, H/2, W/2, F]
       x = jax.nn.leaky_relu(x, 0.2)
-    x = x.reshape(n, -1)  # [N, s * s * F]
+    x = x.reshape(x.shape[0], -1)  # [N, s * s * F]
     return classic.torch_dense(1, x.shape[1], "out")(x)
