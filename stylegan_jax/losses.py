@@ -1,4 +1,9 @@
-"""StyleGAN2 losses as pure functions.
+"""GAN losses as pure functions: StyleGAN2's and the classic family.
+
+StyleGAN2's non-saturating G/D losses, R1 and the path-length regulariser,
+plus the family the baselines train with, picked by name (`GAN_LOSSES`,
+`g_loss`, `d_loss`): minimax, non-saturating, WGAN (with `gradient_penalty`,
+WGAN-GP), LSGAN and hinge.
 
 Each returns `(loss, metrics)`: a scalar to differentiate and a small dict of
 scalars worth logging (slash names: `loss/...`, `scores/...`, `reg/...`).
@@ -128,3 +133,153 @@ def path_length_penalty(
                 "reg/pl_penalty": jnp.mean(penalty),
                 "reg/pl_lengths": jnp.mean(pl_lengths),
                 "reg/pl_mean": jax.lax.stop_gradient(pl_mean_new)}
+
+
+# ------------------------------------------------------------- the family --
+# Every loss below reads D's raw outputs (logits); the sigmoid of the
+# cross-entropy losses lives here, so they are computed stably with softplus:
+# log sigmoid(x) = -softplus(-x) and log(1 - sigmoid(x)) = -softplus(x).
+
+GAN_LOSSES: tuple[str, ...] = (
+    "minimax", "non_saturating", "wgan", "lsgan", "hinge")
+
+GP_WEIGHT = 10.0  # WGAN-GP's lambda (Gulrajani et al. 2017).
+
+# name -> per-sample G loss on fake logits ("non_saturating": g_main_loss).
+_G_TERMS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "minimax": lambda f: -jax.nn.softplus(f),  # log(1 - sigmoid(f))
+    "wgan": lambda f: -f,
+    "lsgan": lambda f: 0.5 * jnp.square(f - 1),  # c = 1
+    "hinge": lambda f: -f,
+}
+
+# name -> per-sample D losses on (real, fake) logits ("minimax" and
+# "non_saturating" share one D loss: d_main_loss).
+_D_TERMS: dict[str, tuple[Callable[[jax.Array], jax.Array],
+                          Callable[[jax.Array], jax.Array]]] = {
+    "wgan": (lambda r: -r, lambda f: f),
+    "lsgan": (lambda r: 0.5 * jnp.square(r - 1),  # b = 1
+              lambda f: 0.5 * jnp.square(f)),  # a = 0
+    "hinge": (lambda r: jax.nn.relu(1 - r), lambda f: jax.nn.relu(1 + f)),
+}
+
+
+def _check_loss_name(name: str) -> None:
+  if name not in GAN_LOSSES:
+    raise ValueError(f"GAN loss must be one of {GAN_LOSSES}, got {name!r}")
+
+
+def g_loss(name: str, fake_logits: jax.Array) -> tuple[jax.Array, Metrics]:
+  """Generator loss of the GAN loss `name`, D(.) being D's logit:
+
+  * `minimax`: mean log(1 - sigmoid(D(G(z)))), the original GAN's G loss
+    (Goodfellow et al. 2014), kept faithful. It saturates: while D rejects
+    the fakes confidently, early in training, its gradient vanishes and G
+    stalls; `non_saturating` is the usual fix.
+  * `non_saturating`: mean softplus(-D(G(z))) = -mean log sigmoid(D(G(z)))
+    (`g_main_loss`, StyleGAN's).
+  * `wgan`: -mean D(G(z)) (D is a critic; pair with `gradient_penalty`).
+  * `lsgan`: mean (D(G(z)) - c)^2 / 2 with c = 1 (Mao et al. 2017).
+  * `hinge`: -mean D(G(z)) (Lim and Ye 2017; Miyato et al. 2018).
+
+  Args:
+    name: one of `GAN_LOSSES`.
+    fake_logits: D's outputs on generated images [N, 1].
+
+  Returns:
+    (loss, metrics) with `loss/G_main` and `scores/fake`.
+  """
+  _check_loss_name(name)
+  if name == "non_saturating":
+    return g_main_loss(fake_logits)
+  loss = jnp.mean(_G_TERMS[name](fake_logits))
+  return loss, {"loss/G_main": loss,
+                "scores/fake": jnp.mean(fake_logits)}
+
+
+def d_loss(name: str, real_logits: jax.Array,
+           fake_logits: jax.Array) -> tuple[jax.Array, Metrics]:
+  """Discriminator loss of the GAN loss `name`, D(.) being D's logit:
+
+  * `minimax`, `non_saturating`: the cross-entropy
+    mean softplus(D(fake)) + mean softplus(-D(real)) (`d_main_loss`).
+  * `wgan`: mean D(fake) - mean D(real), the critic loss; add
+    `gradient_penalty` for WGAN-GP.
+  * `lsgan`: mean (D(real) - b)^2 / 2 + mean (D(fake) - a)^2 / 2 with a = 0,
+    b = 1.
+  * `hinge`: mean relu(1 - D(real)) + mean relu(1 + D(fake)).
+
+  R1 (`r1_penalty`) and the gradient penalty combine with any of these by
+  adding their losses; their metric names do not collide with these except
+  `scores/real`, which they compute from the same real logits.
+
+  Args:
+    name: one of `GAN_LOSSES`.
+    real_logits: D's outputs on real images [N, 1].
+    fake_logits: D's outputs on (gradient-stopped) generated images [N, 1].
+
+  Returns:
+    (loss, metrics) with `loss/D_main`, `loss/D_real`, `loss/D_fake`,
+    `scores/real` and `scores/fake`.
+  """
+  _check_loss_name(name)
+  if name in ("minimax", "non_saturating"):
+    return d_main_loss(fake_logits, real_logits)
+  real_term, fake_term = _D_TERMS[name]
+  loss_real = jnp.mean(real_term(real_logits))
+  loss_fake = jnp.mean(fake_term(fake_logits))
+  loss = loss_real + loss_fake
+  return loss, {"loss/D_main": loss,
+                "loss/D_fake": loss_fake,
+                "loss/D_real": loss_real,
+                "scores/fake": jnp.mean(fake_logits),
+                "scores/real": jnp.mean(real_logits)}
+
+
+def gradient_penalty(
+    d_fn: Callable[[jax.Array, jax.Array | None], jax.Array],
+    real: jax.Array,
+    fake: jax.Array,
+    key: jax.Array,
+    weight: float = GP_WEIGHT,
+    c: jax.Array | None = None,
+) -> tuple[jax.Array, Metrics]:
+  """WGAN-GP gradient penalty: weight * mean_n (|g_n| - 1)^2.
+
+  g_n = d sum D(x_hat) / d x_hat_n on random interpolates
+  x_hat = eps * real + (1 - eps) * fake, eps = jax.random.uniform(key, [N, 1,
+  ..., 1]) (one per image). For a D that scores each image on its own, g_n is
+  the gradient of image n's own score; with minibatch stddev it also carries
+  the other images' terms, as in R1 (`r1_penalty`). |g_n| is the Euclidean
+  norm over all of an image's values; a zero gradient has norm 0 and slope 0
+  (not NaN). Differentiating the result differentiates through `jax.vjp`
+  (double backprop), as the penalty requires.
+
+  Args:
+    d_fn: (images [N, ...], labels [N, c_dim] or None) -> logits [N, 1].
+    real: real images [N, H, W, C] (any [N, ...] works).
+    fake: generated images, same shape, normally gradient-stopped.
+    key: PRNG key for eps.
+    weight: lambda (10 in the paper).
+    c: labels passed to `d_fn` with the interpolates (None: unconditional).
+
+  Returns:
+    (loss, metrics) with `loss/D_gp`, `reg/gp_penalty` (mean (|g| - 1)^2)
+    and `reg/gp_grad_norm` (mean |g|).
+  """
+  if real.shape != fake.shape:
+    raise ValueError(f"real and fake images must have the same shape, got "
+                     f"{real.shape} and {fake.shape}")
+  eps = jax.random.uniform(key, real.shape[:1] + (1,) * (real.ndim - 1),
+                           real.dtype)  # [N, 1, ..., 1]
+  mixed = eps * real + (1 - eps) * fake
+  logits, vjp = jax.vjp(lambda x: d_fn(x, c), mixed)
+  (grad,) = vjp(jnp.ones_like(logits))  # d sum(logits) / d mixed.
+  sq_norm = jnp.sum(jnp.square(grad), axis=tuple(range(1, grad.ndim)))  # [N]
+  nonzero = sq_norm > 0
+  norm = jnp.where(nonzero, jnp.sqrt(jnp.where(nonzero, sq_norm, 1)), 0)
+  penalty = jnp.square(norm - 1)  # [N]
+  loss = weight * jnp.mean(penalty)
+  return loss, {"loss/D_gp": loss,
+                "reg/gp_penalty": jnp.mean(penalty),
+                "reg/gp_grad_norm": jnp.mean(norm)}
