@@ -23,6 +23,10 @@ MODULES = [
     "stylegan_jax.tools.interpolate", "stylegan_jax.tools.project",
     "stylegan_jax.tools.metrics", "stylegan_jax.tools.convert",
     "stylegan_jax.generate", "stylegan_jax.convert",
+    "stylegan_jax.interop.torch_file", "stylegan_jax.interop.safe_pickle",
+    "stylegan_jax.nets.classic", "stylegan_jax.nets.mlp",
+    "stylegan_jax.nets.dcgan", "stylegan_jax.nets.vanilla",
+    "stylegan_jax.data.glyphs", "stylegan_jax.data.idx",
 ]
 
 

@@ -19,6 +19,8 @@ import zlib
 
 import numpy as np
 
+from stylegan_jax.errors import UserError
+
 DTYPE_CODES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
@@ -34,7 +36,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _SPLIT_PREFIXES = {"train": ("train",), "test": ("t10k", "test")}
 
 
-class IdxError(ValueError):
+class IdxError(UserError):
   """A file that is not a valid IDX file (or not the IDX file expected)."""
 
 

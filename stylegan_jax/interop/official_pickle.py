@@ -41,6 +41,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from stylegan_jax.errors import UserError
 from stylegan_jax.interop import safe_pickle
 from stylegan_jax.interop import torch_file
 
@@ -53,7 +54,7 @@ _MAX_EXPANDED = 1_000_000
 # Errors and results.
 
 
-class OfficialPickleError(ValueError):
+class OfficialPickleError(UserError):
   """Base class of every error this importer raises."""
 
 

@@ -39,6 +39,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from stylegan_jax.errors import UserError
+
 from stylegan_jax.interop import safe_pickle
 
 DEFAULT_MAX_TENSOR_BYTES = 1 << 32  # 4 GiB of arrays.
@@ -55,7 +57,7 @@ _MAX_DIMS = 32  # numpy 1.x's limit (numpy 2: 64).
 # Errors.
 
 
-class TorchFileError(ValueError):
+class TorchFileError(UserError):
   """Base class of every error `load_torch_state_dict` raises."""
 
 
