@@ -22,7 +22,6 @@ Markdown table row.
 
 import datetime
 import json
-import math
 import pathlib
 import platform
 import statistics
@@ -47,7 +46,6 @@ from stylegan_jax.data import embedded
 from stylegan_jax.errors import UserError
 from stylegan_jax.ops import modconv
 from stylegan_jax.train import setup as setup_lib
-from stylegan_jax.train import step as step_lib
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Experiment config file.", lock_config=True)
@@ -109,9 +107,8 @@ def phase_mix(setup) -> tuple[dict[str, float], int]:
   Returns:
     ({step name: expected calls per iteration}, period in iterations).
   """
-  cfg = setup.step_config
-  period = math.lcm(max(cfg.g_reg_interval, 1), max(cfg.d_reg_interval, 1))
-  counts = {name: 0 for name in step_lib.PHASES}
+  period = setup.algorithm.period
+  counts = {name: 0 for name in setup.algorithm.phase_names}
   for i in range(period):
     for name in setup.algorithm.phases(i):
       counts[name] += 1

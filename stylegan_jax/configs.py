@@ -23,6 +23,7 @@ import ml_collections
 from stylegan_jax import errors
 from stylegan_jax.errors import ConfigError
 
+ARCHS = ("stylegan2",)  # Training algorithms (`train.setup.ALGORITHMS`).
 SOURCES = ("embedded", "wikiart", "image_folder")
 CROPS = ("center", "pad")
 ARCHITECTURES = ("orig", "skip", "resnet")
@@ -71,6 +72,7 @@ def base_config() -> ml_collections.ConfigDict:
   config.data.embedded_seed = 0
 
   config.model = ml_collections.ConfigDict()
+  config.model.arch = "stylegan2"  # One of ARCHS.
   config.model.z_dim = 512
   config.model.w_dim = 512
   config.model.mapping_layers = 8
@@ -299,6 +301,8 @@ def validate(config: ml_collections.ConfigDict, *,
              f"source {d.source!r} reads images from a folder: set "
              "data.data_dir (or the experiment's data= argument)")
 
+  _require(m.arch in ARCHS, "model.arch", m.arch,
+           f"one of {', '.join(ARCHS)}")
   for key in ("z_dim", "w_dim", "mapping_layers", "channel_base",
               "channel_max"):
     _require(m[key] >= 1, f"model.{key}", m[key], "use a positive integer")

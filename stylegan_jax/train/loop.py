@@ -339,19 +339,16 @@ class _Run:
 
 
 def _sample_grid_fn(setup: setup_lib.Setup, class_names):
-  """Fixed latents (one row per class when conditional) -> G_ema images."""
-  G, config = setup.G, setup.config
+  """Fixed inputs (one row per class when conditional) -> G_ema's grid."""
+  alg, config = setup.algorithm, setup.config
   cols = config.train.grid_size
   rows = min(len(class_names), 16) if class_names else cols
-  n = rows * cols
-  z = jax.random.normal(jax.random.key(config.train.seed + 1), (n, G.z_dim))
-  c = labels_lib.one_hot(np.repeat(np.arange(rows), cols) if class_names
-                         else np.zeros(n, np.int32), G.c_dim)
+  inputs = alg.grid_inputs(jax.random.key(config.train.seed + 1), rows, cols,
+                           bool(class_names))
 
   @functools.partial(jax.jit, out_shardings=sharding.replicated(setup.mesh))
   def sample(params, buffers):
-    return G.apply({"params": params, "buffers": buffers}, z, c,
-                   noise_mode="const")
+    return alg.render(params, buffers, inputs)
 
   return lambda state: images.make_grid(
       np.asarray(sample(state.ema_params, state.ema_buffers)), cols)
@@ -363,7 +360,7 @@ def _swd_fn(setup: setup_lib.Setup, class_probs, data_cfg):
   Every process generates (the jitted generator spans all devices); process
   0 reads its own shard's reals and computes the distance.
   """
-  G, config = setup.G, setup.config
+  alg, G, config = setup.algorithm, setup.G, setup.config
   n = config.train.metric_num_images
   if n <= 0:
     return None
@@ -382,8 +379,8 @@ def _swd_fn(setup: setup_lib.Setup, class_probs, data_cfg):
   @functools.partial(jax.jit, out_shardings=sharding.replicated(setup.mesh))
   def generate(params, buffers):
     return jax.lax.map(
-        lambda zc: G.apply({"params": params, "buffers": buffers}, *zc,
-                           noise_mode="const"), (z, c))
+        lambda zc: alg.render(params, buffers, {"z": zc[0], "c": zc[1]}),
+        (z, c))
 
   def compute(state):
     fakes = generate(state.ema_params, state.ema_buffers)

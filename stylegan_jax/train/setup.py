@@ -1,11 +1,11 @@
 """The one set-up path: config -> networks, optimisers, state, compiled steps.
 
 `build(config, c_dim, mesh)` assembles everything a training run needs, in
-order: networks (`nets.create_networks`), optimisers
-(`optim.create_optimizers`), the step settings and algorithm
-(`step.StyleGAN2Step`), the abstract state with its shardings, a jitted init
-and the jitted phase steps (batch sharded over the mesh's `data` axis, state
-replicated and donated). `main --dry_run`, the training loop and the
+order: the algorithm named by `config.model.arch` (`ALGORITHMS`; it creates
+its networks with `nets.create_networks` and its optimisers with
+`optim.create_optimizers`), the abstract state with its shardings, a jitted
+init and the jitted phase steps (batch sharded over the mesh's `data` axis,
+state replicated and donated). `main --dry_run`, the training loop and the
 throughput benchmark all call it; loading a model for the tools does not
 (it needs only the networks and the checkpoint).
 """
@@ -19,18 +19,20 @@ from typing import Any
 import jax
 import ml_collections
 import numpy as np
-import optax
 
+from stylegan_jax import configs
 from stylegan_jax import labels as labels_lib
 from stylegan_jax import sharding
-from stylegan_jax.nets import Discriminator
-from stylegan_jax.nets import Generator
-from stylegan_jax.nets import create_networks
-from stylegan_jax.train import optim
+from stylegan_jax.train import algorithm as algorithm_lib
 from stylegan_jax.train import state as state_lib
 from stylegan_jax.train import step as step_lib
 
 END_ITERATION = "end_iteration"
+# config.model.arch -> the algorithm class (with a `create` classmethod).
+ALGORITHMS: dict[str, type[algorithm_lib.Algorithm]] = {
+    "stylegan2": step_lib.StyleGAN2Step,
+}
+assert set(ALGORITHMS) == set(configs.ARCHS), "configs.ARCHS is out of date"
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -40,9 +42,8 @@ class Setup:
   Attributes:
     config: the experiment config.
     mesh: the device mesh.
-    G, D: the networks.
-    g_tx, d_tx: the optimisers.
-    algorithm: the phases and iteration bookkeeping (`StyleGAN2Step`).
+    algorithm: the networks, optimisers, phases and iteration bookkeeping
+      (an `algorithm.Algorithm`).
     abstract_state: the state as ShapeDtypeStructs carrying its shardings
       (what checkpoints restore into).
     state_shardings: the state's shardings (replicated).
@@ -54,11 +55,7 @@ class Setup:
 
   config: ml_collections.ConfigDict
   mesh: jax.sharding.Mesh
-  G: Generator
-  D: Discriminator
-  g_tx: optax.GradientTransformation
-  d_tx: optax.GradientTransformation
-  algorithm: step_lib.StyleGAN2Step
+  algorithm: algorithm_lib.Algorithm
   abstract_state: state_lib.TrainState
   state_shardings: Any
   init: Callable[[], state_lib.TrainState]
@@ -66,28 +63,26 @@ class Setup:
   compile_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
 
   @property
-  def step_config(self) -> step_lib.StepConfig:
-    return self.algorithm.cfg
+  def G(self):  # pylint: disable=invalid-name
+    return self.algorithm.G
 
-  def global_batch(self, host_batch: dict[str, np.ndarray]
-                   ) -> dict[str, jax.Array]:
-    """This process's images and int labels -> global sharded arrays.
+  @property
+  def D(self):  # pylint: disable=invalid-name
+    return self.algorithm.D
 
-    Labels become one-hot `c` [N, c_dim] ([N, 0] when unconditional).
+  def global_batch(self, raw: dict[str, np.ndarray]) -> dict[str, jax.Array]:
+    """A pipeline batch of this process -> global arrays sharded on `data`.
+
+    The algorithm says what its phases take (`Algorithm.host_batch`), e.g.
+    int labels become one-hot `c` [N, c_dim].
     """
-    return sharding.global_batch({
-        "image": host_batch["image"],
-        "label": labels_lib.one_hot(host_batch["label"], self.G.c_dim),
-    }, self.mesh)
+    return sharding.global_batch(self.algorithm.host_batch(raw), self.mesh)
 
   def abstract_batch(self) -> dict[str, jax.ShapeDtypeStruct]:
     """The global batch's shapes, dtypes and shardings."""
-    n, res = self.config.train.batch_size, self.G.img_resolution
     s = sharding.batch_sharding(self.mesh)
-    return {"image": jax.ShapeDtypeStruct((n, res, res, self.G.img_channels),
-                                          np.float32, sharding=s),
-            "label": jax.ShapeDtypeStruct((n, self.G.c_dim), np.float32,
-                                          sharding=s)}
+    return {k: jax.ShapeDtypeStruct(shape, dtype, sharding=s)
+            for k, (shape, dtype) in self.algorithm.batch_spec().items()}
 
   def run_iteration(self, state: state_lib.TrainState,
                     batch: dict[str, jax.Array],
@@ -129,9 +124,8 @@ class Setup:
 def build(config: ml_collections.ConfigDict, c_dim: int,
           mesh: jax.sharding.Mesh, *,
           class_probs: Sequence[float] | None = None,
-          extra_g_loss: step_lib.LossHook | None = None,
-          extra_d_loss: step_lib.LossHook | None = None) -> Setup:
-  """Builds the networks, optimisers, state and jitted steps for a config.
+          **hooks: Any) -> Setup:
+  """Builds the algorithm, state and jitted steps for a config.
 
   Args:
     config: a validated experiment config.
@@ -139,27 +133,23 @@ def build(config: ml_collections.ConfigDict, c_dim: int,
     mesh: from `sharding.create_mesh`.
     class_probs: the training set's label distribution [c_dim] for fake
       labels (None: uniform).
-    extra_g_loss, extra_d_loss: optional terms added to G's / D's main loss
-      (see `step.StyleGAN2Step`).
+    **hooks: algorithm-specific extras, e.g. StyleGAN2's `extra_g_loss` /
+      `extra_d_loss` (see `step.StyleGAN2Step`).
 
   Returns:
     The `Setup`.
   """
-  G, D = create_networks(config, c_dim)
-  g_tx, d_tx = optim.create_optimizers(config)
   batch_sharding = sharding.batch_sharding(mesh)
-  algorithm = step_lib.StyleGAN2Step(
-      G=G, D=D, g_tx=g_tx, d_tx=d_tx,
-      cfg=step_lib.StepConfig.from_config(config),
+  algorithm = ALGORITHMS[config.model.arch].create(
+      config, c_dim,
       class_probs=(tuple(labels_lib.class_probs(class_probs, c_dim))
                    if c_dim else None),
-      extra_g_loss=extra_g_loss, extra_d_loss=extra_d_loss,
       constrain_batch=functools.partial(jax.lax.with_sharding_constraint,
-                                        shardings=batch_sharding))
+                                        shardings=batch_sharding),
+      **{k: v for k, v in hooks.items() if v is not None})
 
-  key = jax.random.key(config.train.seed)
-  init_fn = functools.partial(state_lib.create_train_state, key, G, D, g_tx,
-                              d_tx)
+  init_fn = functools.partial(algorithm.init_state,
+                              jax.random.key(config.train.seed))
   abstract = jax.eval_shape(init_fn)
   replicated = sharding.replicated(mesh)
   shardings = jax.tree.map(lambda _: replicated, abstract)
@@ -169,13 +159,13 @@ def build(config: ml_collections.ConfigDict, c_dim: int,
   init = jax.jit(init_fn, out_shardings=shardings)
 
   steps = {}
-  for name in step_lib.PHASES:
+  for name in algorithm.phase_names:
     steps[name] = jax.jit(
         getattr(algorithm, name), in_shardings=(shardings, batch_sharding),
         out_shardings=(shardings, replicated), donate_argnums=0)
   steps[END_ITERATION] = jax.jit(
       algorithm.end_iteration, in_shardings=(shardings,),
       out_shardings=shardings, donate_argnums=0)
-  return Setup(config=config, mesh=mesh, G=G, D=D, g_tx=g_tx, d_tx=d_tx,
-               algorithm=algorithm, abstract_state=abstract,
-               state_shardings=shardings, init=init, steps=steps)
+  return Setup(config=config, mesh=mesh, algorithm=algorithm,
+               abstract_state=abstract, state_shardings=shardings, init=init,
+               steps=steps)

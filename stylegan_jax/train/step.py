@@ -5,10 +5,10 @@ Public pieces, usable on their own in research code:
 * `sample_latents`: z and fake labels drawn as the official loop draws them;
 * `map_training` / `generator_forward`: G in training mode (mapping that
   moves `w_avg`, style mixing with a second z, synthesis with random noise);
-* `StyleGAN2Step`: the four phases (`g_main`, `g_reg`, `d_main`, `d_reg`)
-  as methods `(state, batch) -> (state, metrics)`, plus `end_iteration`
-  (G_ema and the step/image counters) and `iteration` (the phases of one
-  iteration followed by `end_iteration`). Its `extra_g_loss` /
+* `StyleGAN2Step` (an `algorithm.Algorithm`): the four phases (`g_main`,
+  `g_reg`, `d_main`, `d_reg`) as methods `(state, batch) -> (state,
+  metrics)`; `end_iteration` (G_ema and the step/image counters) and
+  `iteration` come from the base class. Its `extra_g_loss` /
   `extra_d_loss` hooks add a term to G's or D's main loss without forking
   this module: a function of the phase's tensors (`PhaseTensors`) returning
   `(loss, metrics)`.
@@ -21,19 +21,21 @@ draws exactly the same numbers.
 
 from collections.abc import Callable, Sequence
 import dataclasses
+import math
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 
 from stylegan_jax import losses
 from stylegan_jax import tree_util
-from stylegan_jax.nets import Discriminator
 from stylegan_jax.nets import Generator
+from stylegan_jax.nets import create_networks
+from stylegan_jax.train import algorithm
+from stylegan_jax.train import optim
 from stylegan_jax.train import state as state_lib
 from stylegan_jax.train.state import TrainState
 
@@ -51,9 +53,8 @@ Variables = dict[str, Any]
 
 @dataclasses.dataclass(frozen=True)
 class StepConfig:
-  """What the phases need from the config (defaults: `configs.base_config`)."""
+  """The losses' and regularisers' settings (defaults: `configs.py`)."""
 
-  batch_size: int
   r1_gamma: float
   pl_weight: float
   pl_decay: float
@@ -61,22 +62,17 @@ class StepConfig:
   style_mixing_prob: float
   g_reg_interval: int
   d_reg_interval: int
-  ema_kimg: float
-  ema_rampup: float | None
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict) -> "StepConfig":
     return cls(
-        batch_size=config.train.batch_size,
         r1_gamma=config.loss.r1_gamma,
         pl_weight=config.loss.pl_weight,
         pl_decay=config.loss.pl_decay,
         pl_batch_shrink=config.loss.pl_batch_shrink,
         style_mixing_prob=config.loss.style_mixing_prob,
         g_reg_interval=config.optim.g_reg_interval,
-        d_reg_interval=config.optim.d_reg_interval,
-        ema_kimg=config.train.ema_kimg,
-        ema_rampup=config.train.ema_rampup)
+        d_reg_interval=config.optim.d_reg_interval)
 
 
 def phases_for_step(step: int, cfg: StepConfig) -> list[str]:
@@ -95,12 +91,6 @@ def active_params(params, phase: str):
   rule = NO_GRADIENT.get(phase)
   return tree_util.map_with_names(
       lambda name, _: rule is None or not rule.search(name), params)
-
-
-def clean_gradients(grads):
-  """NaN -> 0, +inf -> 1e5, -inf -> -1e5, as before every optimizer step."""
-  return jax.tree.map(
-      lambda g: jnp.nan_to_num(g, nan=0.0, posinf=1e5, neginf=-1e5), grads)
 
 
 # ------------------------------------------------------ G in training mode --
@@ -232,35 +222,51 @@ class PhaseTensors:
 LossHook = Callable[[PhaseTensors], tuple[jax.Array, Metrics]]
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class StyleGAN2Step:
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class StyleGAN2Step(algorithm.Algorithm):
   """The official four-phase training iteration, one method per phase.
 
-  Attributes:
-    G, D: the networks.
-    g_tx, d_tx: their optimisers (`optim.create_optimizers`).
-    cfg: loss, regularisation and EMA settings.
-    class_probs: the training set's label distribution [c_dim] for drawing
-      fake labels (None or empty for unconditional models).
+  Attributes (besides `Algorithm`'s):
+    cfg: loss and regularisation settings.
     extra_g_loss: optional hook whose loss is added to G's main loss.
     extra_d_loss: optional hook whose loss is added to D's main loss.
-    constrain_batch: applied to per-sample arrays created inside a step
-      (latents, labels, noise) to pin their sharding to the batch axis.
   """
 
-  G: Generator
-  D: Discriminator
-  g_tx: optax.GradientTransformation
-  d_tx: optax.GradientTransformation
   cfg: StepConfig
-  class_probs: Sequence[float] | None = None
   extra_g_loss: LossHook | None = None
   extra_d_loss: LossHook | None = None
-  constrain_batch: Callable[[jax.Array], jax.Array] = lambda x: x
+
+  phase_names: ClassVar[tuple[str, ...]] = PHASES
+
+  @classmethod
+  def create(cls, config: ml_collections.ConfigDict, c_dim: int, *,
+             class_probs: Sequence[float] | None = None,
+             constrain_batch: Callable[[jax.Array], jax.Array] = (
+                 lambda x: x),
+             extra_g_loss: LossHook | None = None,
+             extra_d_loss: LossHook | None = None) -> "StyleGAN2Step":
+    """The algorithm for an experiment config (see `setup.build`)."""
+    G, D = create_networks(config, c_dim)
+    g_tx, d_tx = optim.create_optimizers(config)
+    return cls(G=G, D=D, g_tx=g_tx, d_tx=d_tx,
+               batch_size=config.train.batch_size,
+               ema_kimg=config.train.ema_kimg,
+               ema_rampup=config.train.ema_rampup,
+               class_probs=class_probs, constrain_batch=constrain_batch,
+               cfg=StepConfig.from_config(config), extra_g_loss=extra_g_loss,
+               extra_d_loss=extra_d_loss)
 
   def phases(self, step: int) -> list[str]:
     """The phases of iteration `step` (see `phases_for_step`)."""
     return phases_for_step(step, self.cfg)
+
+  @property
+  def period(self) -> int:
+    return math.lcm(self.cfg.g_reg_interval, self.cfg.d_reg_interval)
+
+  def init_state(self, key: jax.Array) -> TrainState:
+    return state_lib.create_train_state(key, self.G, self.D, self.g_tx,
+                                        self.d_tx)
 
   def phase_key(self, state: TrainState, phase: str) -> jax.Array:
     key = jax.random.wrap_key_data(state.key)
@@ -281,31 +287,23 @@ class StyleGAN2Step:
                                                   jax.Array]:
     return lambda img, c: self.D.apply({"params": d_params}, img, c)
 
-  def _optimizer_step(self, tx, grads, opt_state, params, prefix, phase):
-    grads = clean_gradients(grads)
-    updates, opt_state = tx.update(grads, opt_state, params,
-                                   active=active_params(params, phase))
-    params = optax.apply_updates(params, updates)
-    norms = {f"norm/{prefix}_grad": optax.tree_utils.tree_norm(grads),
-             f"norm/{prefix}_update": optax.tree_utils.tree_norm(updates),
-             f"norm/{prefix}_param": optax.tree_utils.tree_norm(params)}
-    return params, opt_state, norms
-
   def _g_update(self, state, grads, phase, prefix):
-    params, opt_state, norms = self._optimizer_step(
-        self.g_tx, grads, state.g_opt_state, state.g_params, prefix, phase)
+    params, opt_state, norms = self.optimizer_step(
+        self.g_tx, grads, state.g_opt_state, state.g_params, prefix,
+        active=active_params(state.g_params, phase))
     return state.replace(g_params=params, g_opt_state=opt_state), norms
 
   def _d_update(self, state, grads, phase, prefix):
-    params, opt_state, norms = self._optimizer_step(
-        self.d_tx, grads, state.d_opt_state, state.d_params, prefix, phase)
+    params, opt_state, norms = self.optimizer_step(
+        self.d_tx, grads, state.d_opt_state, state.d_params, prefix,
+        active=active_params(state.d_params, phase))
     return state.replace(d_params=params, d_opt_state=opt_state), norms
 
   def g_main(self, state: TrainState, batch: Batch):
     """Non-saturating G loss on D(G(z, c)) (+ extra_g_loss); trains G."""
     latent_key, g_key, hook_key = jax.random.split(
         self.phase_key(state, "g_main"), 3)
-    z, c = self.latents(latent_key, self.cfg.batch_size)
+    z, c = self.latents(latent_key, self.batch_size)
     d_fn = self.d_fn(state.d_params)
 
     def loss_fn(g_params):
@@ -330,7 +328,7 @@ class StyleGAN2Step:
     """Path-length regulariser (x g_reg_interval); trains G."""
     del batch  # Path length draws only latents and labels.
     cfg = self.cfg
-    n = cfg.batch_size // cfg.pl_batch_shrink
+    n = self.batch_size // cfg.pl_batch_shrink
     latent_key, g_key, noise_key = jax.random.split(
         self.phase_key(state, "g_reg"), 3)
     z, c = self.latents(latent_key, n)
@@ -360,7 +358,7 @@ class StyleGAN2Step:
     """softplus(D(fake)) + softplus(-D(real)) (+ extra_d_loss); trains D."""
     latent_key, g_key, hook_key = jax.random.split(
         self.phase_key(state, "d_main"), 3)
-    z, c = self.latents(latent_key, self.cfg.batch_size)
+    z, c = self.latents(latent_key, self.batch_size)
     # G runs (moving w_avg, as G is in training mode) but is not trained.
     fake, ws, buffers = self.run_g(state.g_params, state.g_buffers, z, c,
                                    g_key)
@@ -396,19 +394,3 @@ class StyleGAN2Step:
     grads, metrics = jax.grad(loss_fn, has_aux=True)(state.d_params)
     state, norms = self._d_update(state, grads, "d_reg", "D_reg")
     return state, {**metrics, **norms}
-
-  def end_iteration(self, state: TrainState) -> TrainState:
-    """After the phases: G_ema update, then the counters advance."""
-    cfg = self.cfg
-    state = state_lib.update_ema(state, cfg.batch_size, cfg.ema_kimg,
-                                 cfg.ema_rampup)
-    return state_lib.advance(state, cfg.batch_size)
-
-  def iteration(self, state: TrainState, batch: Batch,
-                phases: Sequence[str]) -> tuple[TrainState, Metrics]:
-    """One whole iteration: `phases` in order, then `end_iteration`."""
-    metrics = {}
-    for phase in phases:
-      state, phase_metrics = getattr(self, phase)(state, batch)
-      metrics.update(phase_metrics)
-    return self.end_iteration(state), metrics
