@@ -20,17 +20,20 @@ _TRANSLATION_RATIO = 1 / 8
 _CUTOUT_RATIO = 1 / 2
 
 
+def color_factors(key: jax.Array, batch_size: int) -> jax.Array:
+  """Per-sample factors [N, 3]: brightness in [-0.5, 0.5), saturation in
+  [0, 2), contrast in [0.5, 1.5)."""
+  u = jax.random.uniform(key, (batch_size, 3))
+  return u * jnp.asarray([1.0, 2.0, 1.0]) + jnp.asarray([-0.5, 0.0, 0.5])
+
+
 def _color(x: jax.Array, key: jax.Array) -> jax.Array:
-  n = x.shape[0]
-  kb, ks, kc = jax.random.split(key, 3)
-  b = jax.random.uniform(kb, (n, 1, 1, 1)) - 0.5
-  x = x + b
-  s = jax.random.uniform(ks, (n, 1, 1, 1)) * 2
+  f = color_factors(key, x.shape[0])[:, None, None, :]  # [N, 1, 1, 3]
+  x = x + f[..., 0:1]
   mean = jnp.mean(x, axis=3, keepdims=True)  # [N, H, W, 1]
-  x = (x - mean) * s + mean
-  c = jax.random.uniform(kc, (n, 1, 1, 1)) + 0.5
+  x = (x - mean) * f[..., 1:2] + mean
   mean = jnp.mean(x, axis=(1, 2, 3), keepdims=True)  # [N, 1, 1, 1]
-  return (x - mean) * c + mean
+  return (x - mean) * f[..., 2:3] + mean
 
 
 def translation_shifts(key: jax.Array, batch_size: int, size: int

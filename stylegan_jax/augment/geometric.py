@@ -228,17 +228,16 @@ def _bilinear(image: jax.Array, ux: jax.Array, uy: jax.Array) -> jax.Array:
   """Samples one [Hu, Wu, C] image at pixel positions [Ho, Wo]; 0 outside."""
   hu, wu, _ = image.shape
   x0, y0 = jnp.floor(ux), jnp.floor(uy)
-  fx, fy = (ux - x0)[..., None], (uy - y0)[..., None]  # [Ho, Wo, 1]
-  x0, y0 = x0.astype(jnp.int32), y0.astype(jnp.int32)
-
-  def tap(yi, xi):
-    inside = (xi >= 0) & (xi < wu) & (yi >= 0) & (yi < hu)
-    value = image[jnp.clip(yi, 0, hu - 1), jnp.clip(xi, 0, wu - 1)]
-    return jnp.where(inside[..., None], value, 0)  # [Ho, Wo, C]
-
-  top = tap(y0, x0) * (1 - fx) + tap(y0, x0 + 1) * fx
-  bottom = tap(y0 + 1, x0) * (1 - fx) + tap(y0 + 1, x0 + 1) * fx
-  return top * (1 - fy) + bottom * fy
+  fx, fy = ux - x0, uy - y0  # [Ho, Wo]
+  # The four neighbours and their weights, gathered at once: [Ho, Wo, 4].
+  xs = x0.astype(jnp.int32)[..., None] + jnp.array([0, 1, 0, 1])
+  ys = y0.astype(jnp.int32)[..., None] + jnp.array([0, 0, 1, 1])
+  wx = jnp.stack([1 - fx, fx, 1 - fx, fx], axis=-1)
+  wy = jnp.stack([1 - fy, 1 - fy, fy, fy], axis=-1)
+  inside = (xs >= 0) & (xs < wu) & (ys >= 0) & (ys < hu)
+  weight = jnp.where(inside, wx * wy, 0)  # [Ho, Wo, 4]
+  taps = image[jnp.clip(ys, 0, hu - 1), jnp.clip(xs, 0, wu - 1)]  # [.., 4, C]
+  return jnp.sum(weight[..., None] * taps, axis=-2)  # [Ho, Wo, C]
 
 
 def apply_resample(images: jax.Array, g_inv: jax.Array) -> jax.Array:

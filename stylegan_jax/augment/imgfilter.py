@@ -66,19 +66,18 @@ def filter_taps(params: params_lib.Params) -> jax.Array:
   return jnp.sum(g[:, :, None] * bank, axis=1)  # [N, 43]
 
 
-def _filter_axis(x: jax.Array, taps: jax.Array, axis: int) -> jax.Array:
-  """Symmetric per-sample FIR along `axis` (1: y, 2: x) with reflection."""
-  k = taps.shape[1]
-  size = x.shape[axis]
-  pad = [(0, 0)] * 4
-  pad[axis] = (k // 2, k // 2)
+def _filter_one(image: jax.Array, taps: jax.Array) -> jax.Array:
+  """One image [H, W, C] through a symmetric 1-D filter [K] along x and y."""
+  k, c = taps.shape[0], image.shape[-1]
   # Reflection repeats for images smaller than the filter.
-  x = jnp.pad(x, pad, mode="reflect")
-  out = 0
-  for i in range(k):
-    part = jax.lax.slice_in_dim(x, i, i + size, axis=axis)
-    out = out + taps[:, i, None, None, None] * part
-  return out
+  x = jnp.pad(image, ((k // 2, k // 2), (k // 2, k // 2), (0, 0)),
+              mode="reflect")[None]  # [1, H + K - 1, W + K - 1, C]
+  for kernel in (taps.reshape(1, k, 1, 1), taps.reshape(k, 1, 1, 1)):
+    x = jax.lax.conv_general_dilated(
+        x, jnp.tile(kernel, (1, 1, 1, c)), window_strides=(1, 1),
+        padding="VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        feature_group_count=c, precision=jax.lax.Precision.HIGHEST)
+  return x[0]  # [H, W, C]
 
 
 def apply_filter(images: jax.Array, taps: jax.Array) -> jax.Array:
@@ -91,7 +90,5 @@ def apply_filter(images: jax.Array, taps: jax.Array) -> jax.Array:
   Returns:
     [N, H, W, C], same dtype as `images`.
   """
-  x = images.astype(jnp.float32)
-  x = _filter_axis(x, taps, axis=2)  # [N, H, W, C]
-  x = _filter_axis(x, taps, axis=1)  # [N, H, W, C]
+  x = jax.vmap(_filter_one)(images.astype(jnp.float32), taps)  # [N, H, W, C]
   return x.astype(images.dtype)

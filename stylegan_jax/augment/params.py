@@ -4,9 +4,9 @@
 per sample (what the operation would do) and whether it runs on that sample
 (probability `p * multiplier`). Raw values are drawn for every sample, so
 their distributions can be tested directly; the matrix builders substitute
-the identity where an operation does not run. Each operation draws from its
-own key (`fold_in(key, index in OPS)`), so turning one operation on or off
-leaves the others' draws unchanged.
+the identity where an operation does not run. All parameters come from one
+uniform draw [N, columns] with a fixed column per value and gate, turned
+into normal values by the inverse normal CDF.
 """
 
 from typing import NamedTuple
@@ -28,51 +28,73 @@ class Sampled(NamedTuple):
 Params = dict[str, Sampled]
 
 
-def _log2_normal(key: jax.Array, shape, std: float) -> jax.Array:
-  return jnp.exp2(jax.random.normal(key, shape) * std)
+# Columns of the one uniform draw per sample: op -> (values, gates). The
+# layout is fixed, so turning one operation on or off leaves the others'
+# draws unchanged.
+_COLUMNS = {"xflip": (1, 1), "rotate90": (1, 1), "xint": (2, 1),
+            "scale": (1, 1), "rotate": (2, 2), "aniso": (1, 1),
+            "xfrac": (2, 1), "shear": (1, 1), "zoom": (2, 1),
+            "brightness": (1, 1), "contrast": (1, 1), "lumaflip": (1, 1),
+            "hue": (1, 1), "saturation": (1, 1), "imgfilter": (4, 4),
+            "noise": (1, 1), "cutout": (2, 1)}
+_NUM_COLUMNS = sum(v + g for v, g in _COLUMNS.values())
 
 
-def _uniform(key: jax.Array, shape, lo: float, hi: float) -> jax.Array:
-  return jax.random.uniform(key, shape, minval=lo, maxval=hi)
+def _layout() -> dict[str, tuple[slice, slice]]:
+  out, start = {}, 0
+  for op in specs.OPS:
+    num_values, num_gates = _COLUMNS[op]
+    values = slice(start, start + num_values)
+    gates = slice(start + num_values, start + num_values + num_gates)
+    out[op] = (values, gates)
+    start = gates.stop
+  return out
 
 
-def _draw(op: str, key: jax.Array, n: int, spec: specs.AugmentSpec
-          ) -> jax.Array:
-  """The raw per-sample parameter of `op`."""
+_LAYOUT = _layout()
+
+
+def _normal(u: jax.Array) -> jax.Array:
+  # Inverse normal CDF. `u` comes on a 2^-23 grid in [0, 1); shifting it by
+  # half a step makes it symmetric about 1/2 and keeps it off 0.
+  return jax.scipy.special.ndtri(u + 2.0**-24)
+
+
+def _value(op: str, u: jax.Array, z: jax.Array, spec: specs.AugmentSpec
+           ) -> jax.Array:
+  """`op`'s raw per-sample parameter from uniforms `u` or normals `z` [N, k]."""
   if op in ("xflip", "lumaflip"):
-    return jax.random.bernoulli(key, 0.5, (n,)).astype(jnp.float32)  # [N]
+    return (u[:, 0] < 0.5).astype(jnp.float32)  # [N]
   if op == "rotate90":
-    return jax.random.randint(key, (n,), 0, 4)  # [N] quarter turns
+    return jnp.minimum(jnp.floor(u[:, 0] * 4), 3).astype(jnp.int32)  # [N]
   if op == "xint":  # [N, 2] (x, y), in units of the image size
-    return _uniform(key, (n, 2), -spec.xint_max, spec.xint_max)
+    return (2 * u - 1) * spec.xint_max
   if op == "scale":
-    return _log2_normal(key, (n,), spec.scale_std)
+    return jnp.exp2(z[:, 0] * spec.scale_std)
   if op == "rotate":  # [N, 2] (pre, post) angles in radians
-    return _uniform(key, (n, 2), -np.pi * spec.rotate_max,
-                    np.pi * spec.rotate_max)
+    return (2 * u - 1) * np.pi * spec.rotate_max
   if op == "aniso":
-    return _log2_normal(key, (n,), spec.aniso_std)
+    return jnp.exp2(z[:, 0] * spec.aniso_std)
   if op == "xfrac":  # [N, 2] (x, y), in units of the image size
-    return jax.random.normal(key, (n, 2)) * spec.xfrac_std
+    return z * spec.xfrac_std
   if op == "shear":  # [N] radians; Keras draws the angle in degrees
-    limit = np.deg2rad(spec.shear_range)
-    return _uniform(key, (n,), -limit, limit)
+    return (2 * u[:, 0] - 1) * np.deg2rad(spec.shear_range)
   if op == "zoom":  # [N, 2] (zx, zy)
-    return _uniform(key, (n, 2), 1 - spec.zoom_range, 1 + spec.zoom_range)
+    return 1 + (2 * u - 1) * spec.zoom_range
   if op == "brightness":
-    return jax.random.normal(key, (n,)) * spec.brightness_std
+    return z[:, 0] * spec.brightness_std
   if op == "contrast":
-    return _log2_normal(key, (n,), spec.contrast_std)
+    return jnp.exp2(z[:, 0] * spec.contrast_std)
   if op == "hue":
-    return _uniform(key, (n,), -np.pi * spec.hue_max, np.pi * spec.hue_max)
+    return (2 * u[:, 0] - 1) * np.pi * spec.hue_max
   if op == "saturation":
-    return _log2_normal(key, (n,), spec.saturation_std)
+    return jnp.exp2(z[:, 0] * spec.saturation_std)
   if op == "imgfilter":  # [N, 4] gain per band, low to high
-    return _log2_normal(key, (n, 4), spec.imgfilter_std)
+    return jnp.exp2(z * spec.imgfilter_std)
   if op == "noise":  # [N] standard deviation of the noise
-    return jnp.abs(jax.random.normal(key, (n,))) * spec.noise_std
+    return jnp.abs(z[:, 0]) * spec.noise_std
   if op == "cutout":  # [N, 2] (x, y) centre in units of the image size
-    return jax.random.uniform(key, (n, 2))
+    return u
   raise ValueError(f"unknown augment op {op!r}")
 
 
@@ -121,15 +143,16 @@ def sample_params(
     imgfilter. `applied` has the shape of the value except for [N, 2] values
     (one flag [N] per sample) and `rotate` ([N, 2]: pre, post).
   """
+  ops = active_ops(spec, num_channels)
+  # One draw for everything: far less code to compile than one per op.
+  u = jax.random.uniform(key, (batch_size, _NUM_COLUMNS))  # [N, columns]
+  z = _normal(u)  # [N, columns]; only the normal ops' columns are used.
   params = {}
-  for op in active_ops(spec, num_channels):
-    op_key = jax.random.fold_in(key, specs.OPS.index(op))
-    value_key, gate_key = jax.random.split(op_key)
-    value = _draw(op, value_key, batch_size, spec)
-    if op in ("rotate", "imgfilter"):
-      shape = value.shape
-    else:
-      shape = (batch_size,)
-    gate = jax.random.uniform(gate_key, shape)
-    params[op] = Sampled(value, gate < probability(op, p, spec))
+  for op in ops:
+    values, gates = _LAYOUT[op]
+    applied = u[:, gates] < probability(op, p, spec)
+    if op not in ("rotate", "imgfilter"):
+      applied = applied[:, 0]
+    params[op] = Sampled(_value(op, u[:, values], z[:, values], spec),
+                         applied)
   return params
