@@ -69,21 +69,29 @@ def test_cutout_reference(run):
 def test_parameter_ranges_and_frequencies():
   n = 20000
   key = jax.random.key(3)
-  f = np.asarray(diffaugment.color_factors(key, n), np.float64)
+
+  @jax.jit
+  def draw(key):
+    return (diffaugment.color_factors(key, n),
+            diffaugment.translation_shifts(key, n, S),
+            diffaugment.cutout_offsets(key, n, S))
+
+  f, shift, offset = draw(key)
+  f = np.asarray(f, np.float64)
   for column, (lo, hi) in enumerate([(-0.5, 0.5), (0, 2), (0.5, 1.5)]):
     u = f[:, column]
     assert u.min() >= lo and u.max() < hi
     # Mean of a uniform within 4 standard errors.
     assert abs(u.mean() - (lo + hi) / 2) < 4 * (hi - lo) / np.sqrt(12 * n)
   # Whole-pixel shifts uniform on [-2, 2] for S = 16 (int(16 / 8 + 0.5)).
-  shift = np.asarray(diffaugment.translation_shifts(key, n, S)).ravel()
+  shift = np.asarray(shift).ravel()
   counts = np.bincount(shift + 2, minlength=5)
   assert counts.size == 5
   q = 1 / 5
   assert np.all(np.abs(counts / shift.size - q)
                 < 4 * np.sqrt(q * (1 - q) / shift.size))
   # Cut-out centres uniform on [0, 16] (k = 8 is even: S + 1 values).
-  offset = np.asarray(diffaugment.cutout_offsets(key, n, S)).ravel()
+  offset = np.asarray(offset).ravel()
   assert offset.min() == 0 and offset.max() == S
 
 

@@ -14,6 +14,7 @@ import pytest
 from stylegan_jax.augment import geometric
 from stylegan_jax.augment import params as params_lib
 from stylegan_jax.augment import specs
+from stylegan_jax.ops import filters
 
 # The resampler's float32 round-off (two 12-tap filters per axis, then the
 # identity by orthonormality); measured ~2e-7.
@@ -164,3 +165,16 @@ def test_scale_and_rotation_match_analytic_resampling():
     err = np.abs(got[i] - f(x_in, y_in))[inside]
     assert inside.sum() > 100
     assert err.max() < tol, (name, err.max(), tol)
+
+
+def test_wavelet_resampling_steps_match_upfirdn2d():
+  # The resampler's separable shifted-slice filters against the package's
+  # general upfirdn2d with the 2-D Symlet-6 filter: zero-stuff and filter
+  # (gain 4) up; correlate (flipped filter) and keep every second pixel down.
+  f = filters.setup_filter(geometric.SYM6)
+  x = _images((2, 9, 10, 3), seed=6)
+  up = filters.upfirdn2d(x, f, up=2, pad=(6, 5, 6, 5), gain=4)
+  np.testing.assert_allclose(geometric._upsample(x), up, atol=1e-6)
+  y = _images((2, 2 * 8 + 12, 2 * 7 + 12, 3), seed=7)
+  down = filters.upfirdn2d(y, f[::-1, ::-1], down=2, pad=(-1, -1, -1, -1))
+  np.testing.assert_allclose(geometric._downsample(y), down, atol=1e-6)
