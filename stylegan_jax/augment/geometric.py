@@ -258,14 +258,24 @@ def _downsample(x: jax.Array) -> jax.Array:
   return _fir(x, taps, 1, 1, h, stride=2)  # [N, H, W, C]
 
 
-def _bilinear(image: jax.Array, ux: jax.Array, uy: jax.Array) -> jax.Array:
-  """Samples one [Hu, Wu, C] image at pixel positions [Ho, Wo]; 0 outside."""
+def _bilinear(image: jax.Array, x0: jax.Array, fx: jax.Array, y0: jax.Array,
+              fy: jax.Array) -> jax.Array:
+  """Samples one [Hu, Wu, C] image bilinearly; 0 outside.
+
+  Args:
+    image: [Hu, Wu, C].
+    x0: int32 [Ho, Wo], the column left of each sampling position.
+    fx: [Ho, Wo] its fraction in [0, 1) towards x0 + 1.
+    y0: int32 [Ho, Wo], the row above.
+    fy: [Ho, Wo] its fraction towards y0 + 1.
+
+  Returns:
+    [Ho, Wo, C].
+  """
   hu, wu, _ = image.shape
-  x0, y0 = jnp.floor(ux), jnp.floor(uy)
-  fx, fy = ux - x0, uy - y0  # [Ho, Wo]
   # The four neighbours and their weights, gathered at once: [Ho, Wo, 4].
-  xs = x0.astype(jnp.int32)[..., None] + jnp.array([0, 1, 0, 1])
-  ys = y0.astype(jnp.int32)[..., None] + jnp.array([0, 0, 1, 1])
+  xs = x0[..., None] + jnp.array([0, 1, 0, 1])
+  ys = y0[..., None] + jnp.array([0, 0, 1, 1])
   wx = jnp.stack([1 - fx, fx, 1 - fx, fx], axis=-1)
   wy = jnp.stack([1 - fy, 1 - fy, fy, fy], axis=-1)
   inside = (xs >= 0) & (xs < wu) & (ys >= 0) & (ys < hu)
@@ -289,16 +299,20 @@ def apply_resample(images: jax.Array, g_inv: jax.Array) -> jax.Array:
   x = jnp.pad(images, ((0, 0), (my, my), (mx, mx), (0, 0)),
               mode="reflect")  # [N, H + 2my, W + 2mx, C]
   x = _upsample(x)  # [N, 2(H + 2my), 2(W + 2mx), C]
-  # The 2x output grid, with the down-sampling filter's margin on each side,
-  # in centred input pixels.
+  # The 2x output grid, with the down-sampling filter's margin on each side.
+  # Output pixel k reads input pixel (k - 1 - _CENTROID) / 2 (`_downsample`),
+  # which is up-sampled pixel k + 2m - 6 (`_upsample`, after the padding m).
   ho, wo = 2 * h + 2 * _MARGIN, 2 * w + 2 * _MARGIN
-  xo = (jnp.arange(wo) - 1 - _CENTROID) / 2 - (w - 1) / 2  # [Wo]
-  yo = (jnp.arange(ho) - 1 - _CENTROID) / 2 - (h - 1) / 2  # [Ho]
-  g = g_inv[:, :, :, None, None]  # [N, 3, 3, 1, 1]
-  xi = g[:, 0, 0] * xo + g[:, 0, 1] * yo[:, None] + g[:, 0, 2]  # [N, Ho, Wo]
-  yi = g[:, 1, 0] * xo + g[:, 1, 1] * yo[:, None] + g[:, 1, 2]  # [N, Ho, Wo]
-  # Centred input position -> index into the up-sampled padded image.
-  ux = 2 * (xi + mx + (w - 1) / 2) - 5 + _CENTROID
-  uy = 2 * (yi + my + (h - 1) / 2) - 5 + _CENTROID
-  x = jax.vmap(_bilinear)(x, ux, uy)  # [N, Ho, Wo, C]
+  kx, ky = jnp.arange(wo), jnp.arange(ho)
+  xo = (kx - 1 - _CENTROID) / 2 - (w - 1) / 2  # [Wo] centred input pixels
+  yo = (ky - 1 - _CENTROID) / 2 - (h - 1) / 2  # [Ho]
+  # Only the displacement g_inv @ p - p goes through float arithmetic, so
+  # the identity and whole-pixel translations sample exact pixel centres.
+  g = g_inv[:, :, :, None, None] - jnp.eye(3)[:, :, None, None]
+  dx = g[:, 0, 0] * xo + g[:, 0, 1] * yo[:, None] + g[:, 0, 2]  # [N, Ho, Wo]
+  dy = g[:, 1, 0] * xo + g[:, 1, 1] * yo[:, None] + g[:, 1, 2]  # [N, Ho, Wo]
+  fx, fy = jnp.floor(2 * dx), jnp.floor(2 * dy)
+  x0 = (kx + 2 * mx - 6) + fx.astype(jnp.int32)  # [N, Ho, Wo]
+  y0 = (ky[:, None] + 2 * my - 6) + fy.astype(jnp.int32)  # [N, Ho, Wo]
+  x = jax.vmap(_bilinear)(x, x0, 2 * dx - fx, y0, 2 * dy - fy)  # [N, Ho, ..]
   return _downsample(x).astype(images.dtype)
