@@ -5,9 +5,11 @@ per sample), colour (one matrix per sample), image-space filtering, additive
 noise, cutout. A stage runs when the pipe has any of its operations on;
 inside it every sample gets its own random parameters, and operations that
 do not fire on a sample contribute the identity. Everything is traced JAX:
-jit-able, differentiable w.r.t. the images (and twice, for R1), shardable
-along the batch. `p = 0` skips the whole pipeline through `lax.cond`, so the
-images come back bit for bit at no cost.
+jit-able, shardable along the batch, and differentiable w.r.t. the images in
+reverse mode (`grad`, `vjp`, and a gradient of a gradient for R1; the
+resampler's filters have a hand-written backward pass, so forward mode,
+`jvp` or `jacfwd`, raises). `p = 0` skips the whole pipeline through
+`lax.cond`, so the images come back bit for bit at no cost.
 """
 
 from collections.abc import Mapping
@@ -117,5 +119,7 @@ def augment(
     return apply_params(images, params, spec, noise_key)
 
   p = jnp.asarray(p, jnp.float32)
+  if p.shape:
+    raise ValueError(f"augment: p must be a scalar, got shape {p.shape}")
   return jax.lax.cond(p > 0, run, lambda operands: operands[0],
                       (images, key, p))

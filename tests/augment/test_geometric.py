@@ -173,8 +173,40 @@ def test_wavelet_resampling_steps_match_upfirdn2d():
   # (gain 4) up; correlate (flipped filter) and keep every second pixel down.
   f = filters.setup_filter(geometric.SYM6)
   x = _images((2, 9, 10, 3), seed=6)
-  up = filters.upfirdn2d(x, f, up=2, pad=(6, 5, 6, 5), gain=4)
-  np.testing.assert_allclose(geometric._upsample(x), up, atol=1e-6)
   y = _images((2, 2 * 8 + 12, 2 * 7 + 12, 3), seed=7)
-  down = filters.upfirdn2d(y, f[::-1, ::-1], down=2, pad=(-1, -1, -1, -1))
-  np.testing.assert_allclose(geometric._downsample(y), down, atol=1e-6)
+
+  @jax.jit
+  def both(x, y):
+    up = filters.upfirdn2d(x, f, up=2, pad=(6, 5, 6, 5), gain=4)
+    down = filters.upfirdn2d(y, f[::-1, ::-1], down=2, pad=(-1, -1, -1, -1))
+    return up, geometric._upsample(x), down, geometric._downsample(y)
+
+  up, our_up, down, our_down = both(x, y)
+  np.testing.assert_allclose(our_up, up, atol=1e-6)
+  np.testing.assert_allclose(our_down, down, atol=1e-6)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_hand_written_fir_backward_matches_autodiff(stride):
+  # The resampler's FIR has its own backward pass (pad once, correlate with
+  # the reversed taps); autodiff of the plain shifted slices is the
+  # reference, for the gradient and for the gradient of a gradient (R1).
+  x = _images((2, 5, 30, 3), seed=8)
+  taps = tuple(np.random.default_rng(9).normal(size=7))
+  count = 10 if stride == 2 else 22
+  fast = lambda x: geometric._fir(x, taps, 2, 1, count, stride)
+  plain = lambda x: geometric._fir_slices(x, taps, 2, 1, count, stride)
+  w = _images(fast(x).shape, seed=10)
+
+  def grad_norm(f):
+    return jax.grad(lambda x: jnp.sum(
+        jax.grad(lambda x: jnp.sum(w * f(x) ** 2))(x) ** 2))
+
+  @jax.jit
+  def both(x):
+    return ([jax.vjp(f, x)[1](w)[0] for f in (fast, plain)],
+            [grad_norm(f)(x) for f in (fast, plain)])
+
+  (vjp_fast, vjp_plain), (gg_fast, gg_plain) = both(x)
+  np.testing.assert_allclose(vjp_fast, vjp_plain, atol=1e-5)
+  np.testing.assert_allclose(gg_fast, gg_plain, rtol=1e-4, atol=1e-3)
