@@ -36,12 +36,11 @@ def color_matrix(params: params_lib.Params) -> jax.Array:
   Returns:
     C [N, 4, 4]: (r, g, b, 1) in -> (r', g', b', 1) out.
   """
-  n = next(iter(params.values())).value.shape[0]
+  n = params_lib.num_samples(params)
   c = jnp.broadcast_to(jnp.asarray(_I4), (n, 4, 4))
 
   def on(op, identity=0.0):
-    return jnp.where(params[op].applied, params[op].value,
-                     identity)[:, None, None]  # [N, 1, 1]
+    return params_lib.effective(params, op, identity)[:, None, None]
 
   factors = []
   if "brightness" in params:

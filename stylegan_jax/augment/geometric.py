@@ -80,19 +80,6 @@ def _quarter_turns(i: jax.Array, n: int) -> jax.Array:
   return _matrix([[cos, -sin, 0], [sin, cos, 0], [0, 0, 1]], n)
 
 
-def _on(params: params_lib.Params, op: str, identity=0.0) -> jax.Array:
-  """`op`'s values where it runs on a sample, `identity` elsewhere."""
-  s = params[op]
-  applied = s.applied
-  if s.value.ndim > applied.ndim:
-    applied = applied[:, None]
-  return jnp.where(applied, s.value, identity)
-
-
-def _batch_size(params: params_lib.Params) -> int:
-  return next(iter(params.values())).value.shape[0]
-
-
 def blit_matrix(params: params_lib.Params, size: int) -> jax.Array:
   """Composes the pixel-blitting operations' inverse matrices per sample.
 
@@ -107,15 +94,16 @@ def blit_matrix(params: params_lib.Params, size: int) -> jax.Array:
   Returns:
     b_inv [N, 3, 3]: output pixel (x, y, 1) -> input pixel (x', y', 1).
   """
-  n = _batch_size(params)
+  n = params_lib.num_samples(params)
+  on = functools.partial(params_lib.effective, params)
   b_inv = jnp.broadcast_to(jnp.eye(3), (n, 3, 3))
   if "xflip" in params:
-    b_inv = matmul(b_inv, scale2d(1 - 2 * _on(params, "xflip"), 1, n))
+    b_inv = matmul(b_inv, scale2d(1 - 2 * on("xflip"), 1, n))
   if "rotate90" in params:
-    i = _on(params, "rotate90", 0).astype(jnp.int32)
+    i = on("rotate90", 0).astype(jnp.int32)
     b_inv = matmul(b_inv, _quarter_turns(i, n))
   if "xint" in params:
-    t = jnp.round(_on(params, "xint") * size)  # [N, 2] whole pixels
+    t = jnp.round(on("xint") * size)  # [N, 2] whole pixels
     b_inv = matmul(b_inv, translate2d(-t[:, 0], -t[:, 1], n))
   return b_inv
 
@@ -138,28 +126,29 @@ def general_matrix(params: params_lib.Params, height: int, width: int
   Returns:
     g_inv [N, 3, 3]: output pixel (x, y, 1) -> input position (x', y', 1).
   """
-  n = _batch_size(params)
+  n = params_lib.num_samples(params)
+  on = functools.partial(params_lib.effective, params)
   factors = []
   if "shear" in params:  # Keras: x' = x - sin(a) y, y' = cos(a) y.
-    a = _on(params, "shear")
+    a = on("shear")
     factors.append(_matrix([[1, -jnp.sin(a), 0], [0, jnp.cos(a), 0],
                             [0, 0, 1]], n))
   if "zoom" in params:
-    z = _on(params, "zoom", 1.0)  # [N, 2]
+    z = on("zoom", 1.0)  # [N, 2]
     factors.append(scale2d(z[:, 0], z[:, 1], n))
   if "scale" in params:
-    s = _on(params, "scale", 1.0)
+    s = on("scale", 1.0)
     factors.append(scale2d(1 / s, 1 / s, n))
   if "rotate" in params:
-    theta = _on(params, "rotate")  # [N, 2] (pre, post)
+    theta = on("rotate")  # [N, 2] (pre, post)
     factors.append(rotate2d(theta[:, 0], n))
   if "aniso" in params:
-    s = _on(params, "aniso", 1.0)
+    s = on("aniso", 1.0)
     factors.append(scale2d(1 / s, s, n))
   if "rotate" in params:
     factors.append(rotate2d(theta[:, 1], n))
   if "xfrac" in params:
-    t = _on(params, "xfrac")  # [N, 2]
+    t = on("xfrac")  # [N, 2]
     factors.append(translate2d(-t[:, 0] * width, -t[:, 1] * height, n))
   g_inv = jnp.broadcast_to(jnp.eye(3), (n, 3, 3))
   for factor in factors:

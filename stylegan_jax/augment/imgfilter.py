@@ -53,8 +53,7 @@ def band_gains(params: params_lib.Params) -> jax.Array:
   (t = 1 except at i, e = EXPECTED_POWER); the gains of all bands multiply,
   which comes to g_j = t_j / prod_i sqrt(1 + e_i (t_i^2 - 1)).
   """
-  t = jnp.where(params["imgfilter"].applied, params["imgfilter"].value,
-                1.0)  # [N, 4]
+  t = params_lib.effective(params, "imgfilter", 1.0)  # [N, 4]
   norm = jnp.prod(jnp.sqrt(1 + EXPECTED_POWER * (t * t - 1)), axis=1)
   return t / norm[:, None]
 

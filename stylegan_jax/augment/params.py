@@ -28,6 +28,19 @@ class Sampled(NamedTuple):
 Params = dict[str, Sampled]
 
 
+def effective(params: Params, op: str, identity: float = 0.0) -> jax.Array:
+  """`op`'s values where it runs on a sample, `identity` elsewhere."""
+  value, applied = params[op]
+  if value.ndim > applied.ndim:  # one flag for an [N, 2] value
+    applied = applied[:, None]
+  return jnp.where(applied, value, identity)
+
+
+def num_samples(params: Params) -> int:
+  """N of the parameters (any operation's leading dimension)."""
+  return next(iter(params.values())).value.shape[0]
+
+
 # Columns of the one uniform draw per sample: op -> (values, gates). The
 # layout is fixed, so turning one operation on or off leaves the others'
 # draws unchanged.

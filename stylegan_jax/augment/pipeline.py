@@ -75,12 +75,12 @@ def apply_params(
   if "imgfilter" in ops:
     x = imgfilter.apply_filter(x, imgfilter.filter_taps(params))
   if "noise" in ops:
-    s = params["noise"]
-    x = corruptions.apply_noise(x, jnp.where(s.applied, s.value, 0.0), key)
+    sigma = params_lib.effective(params, "noise")  # [N]
+    x = corruptions.apply_noise(x, sigma, key)
   if "cutout" in ops:
-    s = params["cutout"]
-    size = jnp.where(s.applied, spec.cutout_size, 0.0)
-    x = x * corruptions.cutout_mask(s.value, size, h, w)
+    center, applied = params["cutout"]
+    size = jnp.where(applied, spec.cutout_size, 0.0)  # [N]
+    x = x * corruptions.cutout_mask(center, size, h, w)
   return x.astype(images.dtype)
 
 
