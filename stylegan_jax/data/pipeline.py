@@ -28,12 +28,13 @@ Choices, so runs can be compared and resumed:
   buffer holds still-encoded records (PNG bytes for TFDS sources). These are
   op-level seeds: TensorFlow's global seed is never set here, and a run and
   its resume must not set it differently.
-* Resuming. Batch k of the stream starts at example k * batch_size. With
-  `start_position=k`, whole epochs are skipped by arithmetic and the rest of
-  the epoch with `Dataset.skip` on the still-encoded records. Its batches are
-  then bit-identical to the (k+1)-th, (k+2)-th, ... batches of an iterator
-  started at 0, given the same data, `DataConfig`, batch size and process
-  count.
+* Resuming. The stream is a sequence of examples; an iterator created with
+  `start_example=k` begins at example k of it (whole epochs are skipped by
+  arithmetic and the rest of the epoch with `Dataset.skip` on the
+  still-encoded records). So after b batches of size B, `start_example=b*B`
+  continues bit-identically, given the same data, `DataConfig` and process
+  count, and a run resumed with another batch size (or growing its batch per
+  stage) neither skips nor repeats examples.
 * Sharding. Each process reads its own equal slice of the data (TFDS split
   slicing `train[a:b]`, or strided rows of the embedded arrays), dropping the
   remainder so every host has the same epoch length. `batch_size` is per
@@ -329,9 +330,8 @@ class InputIterator(Iterator[dict[str, np.ndarray]]):
   """Yields this host's batches; knows where it is in the stream.
 
   Attributes:
-    position: batches this iterator has yielded since the start of training,
-      counting the `start_position` it was created at. Save it with a
-      checkpoint and pass it back as `start_position` to resume.
+    position: examples of this host's stream consumed so far, counting the
+      `start_example` it was created at (pass it back to resume).
     num_examples: examples in this host's shard (one epoch).
     num_classes: the label dimension c_dim: the number of classes when
       conditional, 0 otherwise.
@@ -355,13 +355,13 @@ class InputIterator(Iterator[dict[str, np.ndarray]]):
 
   def __next__(self) -> dict[str, np.ndarray]:
     batch = next(self._iterator)
-    self.position += 1
+    self.position += self.batch_size
     return batch
 
 
 def create_input_iterator(cfg: DataConfig, *, batch_size: int,
                           process_index: int = 0, process_count: int = 1,
-                          start_position: int = 0) -> InputIterator:
+                          start_example: int = 0) -> InputIterator:
   """Builds this host's endless, resumable batch iterator.
 
   Args:
@@ -369,7 +369,7 @@ def create_input_iterator(cfg: DataConfig, *, batch_size: int,
     batch_size: examples per batch on this host.
     process_index: this host's index in [0, process_count).
     process_count: number of hosts reading the data.
-    start_position: batches already consumed by this host (see
+    start_example: examples of this host's stream already consumed (see
       `InputIterator.position`).
 
   Returns:
@@ -377,10 +377,10 @@ def create_input_iterator(cfg: DataConfig, *, batch_size: int,
     'label': int32 [B]} with `position`, `num_examples`, `num_classes`,
     `class_names` and `label_counts` attributes.
   """
-  if batch_size < 1 or start_position < 0:
+  if batch_size < 1 or start_example < 0:
     raise ValueError(
-        f"need batch_size >= 1 and start_position >= 0, got {batch_size}, "
-        f"{start_position}")
+        f"need batch_size >= 1 and start_example >= 0, got {batch_size}, "
+        f"{start_example}")
   if not 0 <= process_index < process_count:
     raise ValueError(
         f"process_index {process_index} not in [0, {process_count})")
@@ -394,7 +394,7 @@ def create_input_iterator(cfg: DataConfig, *, batch_size: int,
     raise ValueError(
         f"no examples for process {process_index} of {process_count}")
 
-  offset = start_position * batch_size  # Examples consumed so far.
+  offset = start_example
   first_epoch, skip = divmod(offset, n)
   buffer = min(cfg.shuffle_buffer, n)
   base = source.dataset
@@ -423,10 +423,10 @@ def create_input_iterator(cfg: DataConfig, *, batch_size: int,
   options.threading.max_intra_op_parallelism = 1
   ds = ds.with_options(options)
   logging.info(
-      "data: %s, %d examples on process %d/%d, batch %d, starting at batch "
-      "%d (epoch %d)", cfg.source, n, process_index, process_count,
-      batch_size, start_position, first_epoch)
-  return InputIterator(ds, position=start_position, num_examples=n,
+      "data: %s, %d examples on process %d/%d, batch %d, starting at "
+      "example %d (epoch %d)", cfg.source, n, process_index, process_count,
+      batch_size, start_example, first_epoch)
+  return InputIterator(ds, position=start_example, num_examples=n,
                        class_names=source.class_names,
                        label_counts=source.label_counts,
                        batch_size=batch_size)

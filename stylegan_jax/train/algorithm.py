@@ -83,6 +83,12 @@ class Algorithm:
     """Iterations after which the phase schedule repeats."""
     return 1
 
+  @classmethod
+  def stage_at(cls, config, nimg: int):
+    """The stage at `nimg` images (see `setup.stage_at`); None: one stage."""
+    del config, nimg
+    return None
+
   def init_state(self, key: jax.Array) -> TrainState:
     """A fresh state (networks initialised, optimisers' states, G_ema)."""
     raise NotImplementedError

@@ -107,7 +107,8 @@ def train_and_evaluate(
     lock = (workdir_lib.lock(workdir) if jax.process_index() == 0
             else contextlib.nullcontext())
     with lock:
-      run = _Run(config, workdir, mesh, extra_g_loss, extra_d_loss)
+      run = _Run(config, workdir, mesh, dict(extra_g_loss=extra_g_loss,
+                                             extra_d_loss=extra_d_loss))
       try:
         return run.train()
       finally:
@@ -121,8 +122,9 @@ def train_and_evaluate(
 class _Run:
   """One training run: its set-up, state, checkpoints and periodic work."""
 
-  def __init__(self, config, workdir, mesh, extra_g_loss, extra_d_loss):
+  def __init__(self, config, workdir, mesh, hooks):
     self.config, self.workdir, self.mesh = config, workdir, mesh
+    self.hooks = hooks
     self.is_chief = jax.process_index() == 0
     self.manager = None
     self.writer = None
@@ -146,9 +148,10 @@ class _Run:
     c_dim = len(self.class_names)
     self.class_probs = labels_lib.class_probs(self.data.label_counts, c_dim)
     _check_stop("after opening the data")
-    self.setup = setup_lib.build(
-        config, c_dim, mesh, class_probs=self.class_probs,
-        extra_g_loss=extra_g_loss, extra_d_loss=extra_d_loss)
+    self.setup = setup_lib.build(config, c_dim, mesh,
+                                 class_probs=self.class_probs,
+                                 stage=setup_lib.stage_at(config, 0),
+                                 **hooks)
     # What tools need to rebuild the networks from a checkpoint alone.
     self.meta = {"config": json.loads(config.to_json_best_effort()),
                  "c_dim": c_dim, "class_names": list(self.class_names)}
@@ -235,82 +238,106 @@ class _Run:
     logging.info("compiled the training steps in %.1f s",
                  time.perf_counter() - start)
 
+  def _enter_stage(self, nimg: int) -> None:
+    """(Re)builds and compiles the steps and the data for the stage at nimg.
+
+    Most algorithms have one stage for the whole run; progressive growing
+    changes resolution and batch size between stages. The state carries
+    over unchanged, and the data continue at example nimg.
+    """
+    stage = setup_lib.stage_at(self.config, nimg)
+    if self.setup.stage != stage:
+      logging.info("entering stage %s at %.1f kimg", stage, nimg / 1000)
+      self.setup = setup_lib.build(self.config, self.setup.G.c_dim, self.mesh,
+                                   class_probs=self.class_probs, stage=stage,
+                                   **self.hooks)
+    per_process = self.setup.algorithm.batch_size // jax.process_count()
+    if self.data.position != nimg // jax.process_count() or (
+        self.data.batch_size != per_process):
+      self.data = pipeline.create_input_iterator(
+          self.data_cfg, batch_size=per_process,
+          process_index=jax.process_index(),
+          process_count=jax.process_count(),
+          start_example=nimg // jax.process_count())
+    self._compile()
+
   def train(self) -> state_lib.TrainState:
-    config, setup = self.config, self.setup
+    config = self.config
     if self.is_chief:
       parameter_overview.log_parameter_overview(self.state.g_params,
                                                 msg="G parameters")
       parameter_overview.log_parameter_overview(self.state.d_params,
                                                 msg="D parameters")
-    step = int(self.state.step)
-    if step:  # The input stream continues where the checkpoint left it.
-      self.data = pipeline.create_input_iterator(
-          self.data_cfg, batch_size=self.per_process_batch,
-          process_index=jax.process_index(),
-          process_count=jax.process_count(), start_position=step)
     self.writer = metric_writers.create_default_writer(
         str(self.workdir / "logs"), just_logging=not self.is_chief)
-    sample_grid = _sample_grid_fn(setup, self.class_names)
-    compute_swd = _swd_fn(setup, self.class_probs, self.data_cfg)
+    step = int(self.state.step)
+    nimg = int(self.state.nimg)  # Host copies of the counters: no syncs.
+    total_nimg = int(config.train.total_kimg * 1000)
+    log_nimg, snapshot_nimg, ckpt_nimg = (
+        max(1, int(kimg * 1000)) for kimg in (
+            config.train.log_every_kimg, config.train.snapshot_kimg,
+            config.train.checkpoint_kimg))
+    report = periodic_actions.ReportProgress(
+        num_train_steps=-(-total_nimg // config.train.batch_size),
+        writer=self.writer,
+        every_steps=max(1, log_nimg // config.train.batch_size))
+    pending: list[dict[str, Any]] = []
+    train_seconds, tick_nimg = 0.0, nimg
+    grids = {}
 
     def snapshot():
       """Sample grid (PNG and TensorBoard) and, when on, SWD."""
+      if self.setup.stage not in grids:
+        grids[self.setup.stage] = (
+            _sample_grid_fn(self.setup, self.class_names),
+            _swd_fn(self.setup, self.class_probs, self.data_cfg))
+      sample_grid, compute_swd = grids[self.setup.stage]
       grid = sample_grid(self.state)
       scores = compute_swd(self.state) if compute_swd else {}
       if self.is_chief:
-        nimg = int(self.state.nimg)
+        now = int(self.state.nimg)
         path = images.save_png(grid, self.workdir / "samples" /
-                               f"fakes{nimg // 1000:06d}.png")
-        self.writer.write_images(nimg, {"samples": grid[None]})
+                               f"fakes{now:09d}.png")
+        self.writer.write_images(now, {"samples": grid[None]})
         logging.info("sample grid: %s", path)
         if scores:
-          self.writer.write_scalars(nimg, scores)
+          self.writer.write_scalars(now, scores)
 
-    total_nimg = int(config.train.total_kimg * 1000)
-    batch_size = config.train.batch_size
-
-    def every(kimg):
-      return max(1, int(round(kimg * 1000 / batch_size)))
-
-    log_every = every(config.train.log_every_kimg)
-    snapshot_every = every(config.train.snapshot_kimg)
-    ckpt_every = every(config.train.checkpoint_kimg)
-    report = periodic_actions.ReportProgress(
-        num_train_steps=-(-total_nimg // batch_size), writer=self.writer,
-        every_steps=log_every)
-    pending: list[dict[str, Any]] = []
-    nimg = int(self.state.nimg)  # Host copies of the counters: no syncs.
-    train_seconds, tick_nimg = 0.0, nimg
+    def crossed(before, after, every):
+      return before // every != after // every
 
     try:
-      self._compile()
+      self._enter_stage(nimg)
       if step == 0:
         snapshot()
       _check_stop("before training")
       while nimg < total_nimg:
+        if setup_lib.stage_at(config, nimg) != self.setup.stage:
+          self._enter_stage(nimg)
         tick = time.perf_counter()
-        batch = setup.global_batch(next(self.data))
-        self.state, metrics = setup.run_iteration(self.state, batch, step)
-        step += 1
-        nimg += batch_size
+        batch = self.setup.global_batch(next(self.data))
+        self.state, metrics = self.setup.run_iteration(self.state, batch,
+                                                       step)
+        before, step = nimg, step + 1
+        nimg += self.setup.algorithm.batch_size
         pending.append(metrics)
         report(step)
 
-        if step % log_every == 0 or nimg >= total_nimg:
+        if crossed(before, nimg, log_nimg) or nimg >= total_nimg:
           self._log(pending, step, nimg, train_seconds +
                     time.perf_counter() - tick, nimg - tick_nimg)
           pending, train_seconds, tick_nimg = [], 0.0, nimg
         else:
           train_seconds += time.perf_counter() - tick
 
-        if step % snapshot_every == 0:
+        if crossed(before, nimg, snapshot_nimg):
           snapshot()
-        if step % ckpt_every == 0:
+        if crossed(before, nimg, ckpt_nimg):
           self.save("periodic")
         _check_stop(f"at step {step}")
 
       self.save("end of training")
-      if step % snapshot_every:
+      if nimg % snapshot_nimg and step:
         snapshot()
     except _Stop:
       self.save(preemption.received() or "stop signal")

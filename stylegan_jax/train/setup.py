@@ -10,7 +10,7 @@ throughput benchmark all call it; loading a model for the tools does not
 (it needs only the networks and the checkpoint).
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 import dataclasses
 import functools
 import time
@@ -50,6 +50,8 @@ class Setup:
     init: () -> a fresh state, jitted onto the mesh.
     steps: name -> jitted `(state, batch) -> (state, metrics)` per phase,
       plus `end_iteration`: `state -> state`. The state is donated.
+    stage: the training stage these steps are for (`stage_at`); None for
+      algorithms with one stage.
     compile_seconds: per step, after `compiled()`.
   """
 
@@ -60,6 +62,7 @@ class Setup:
   state_shardings: Any
   init: Callable[[], state_lib.TrainState]
   steps: dict[str, Callable[..., Any]]
+  stage: Hashable | None = None
   compile_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
 
   @property
@@ -121,9 +124,21 @@ class Setup:
     return dataclasses.replace(self, steps=programs, compile_seconds=seconds)
 
 
+def stage_at(config: ml_collections.ConfigDict, nimg: int) -> Hashable | None:
+  """The training stage at `nimg` images (None: the algorithm has one).
+
+  A stage is what changes the compiled steps during a run (progressive
+  growing's resolution, fade and batch size); the loop rebuilds the set-up
+  when it changes. It is a function of the image count alone, so a resumed
+  run is in the same stage.
+  """
+  return ALGORITHMS[config.model.arch].stage_at(config, nimg)
+
+
 def build(config: ml_collections.ConfigDict, c_dim: int,
           mesh: jax.sharding.Mesh, *,
           class_probs: Sequence[float] | None = None,
+          stage: Hashable | None = None,
           **hooks: Any) -> Setup:
   """Builds the algorithm, state and jitted steps for a config.
 
@@ -133,6 +148,8 @@ def build(config: ml_collections.ConfigDict, c_dim: int,
     mesh: from `sharding.create_mesh`.
     class_probs: the training set's label distribution [c_dim] for fake
       labels (None: uniform).
+    stage: the stage to build for (`stage_at`); None for one-stage
+      algorithms.
     **hooks: algorithm-specific extras, e.g. StyleGAN2's `extra_g_loss` /
       `extra_d_loss` (see `step.StyleGAN2Step`).
 
@@ -146,6 +163,7 @@ def build(config: ml_collections.ConfigDict, c_dim: int,
                    if c_dim else None),
       constrain_batch=functools.partial(jax.lax.with_sharding_constraint,
                                         shardings=batch_sharding),
+      **({} if stage is None else {"stage": stage}),
       **{k: v for k, v in hooks.items() if v is not None})
 
   init_fn = functools.partial(algorithm.init_state,
@@ -168,4 +186,4 @@ def build(config: ml_collections.ConfigDict, c_dim: int,
       out_shardings=shardings, donate_argnums=0)
   return Setup(config=config, mesh=mesh, algorithm=algorithm,
                abstract_state=abstract, state_shardings=shardings, init=init,
-               steps=steps)
+               steps=steps, stage=stage)

@@ -42,7 +42,7 @@ def test_batches_shapes_dtypes_and_range():
     assert b["label"].shape == (4,) and b["label"].dtype == np.int32
     assert -1.0 <= b["image"].min() and b["image"].max() <= 1.0
     assert (b["label"] == 0).all()
-  assert it.position == 3 and it.num_examples == N
+  assert it.position == 12 and it.num_examples == N
   assert it.num_classes == 0 and it.class_names == ()
 
 
@@ -73,8 +73,9 @@ def test_resume_is_bit_identical(xflip):
   # 7 examples a batch over 30 a epoch: batches 4, 8, 12 straddle epochs.
   _, reference = _take(cfg, 14, batch_size=7)
   for start in (1, 4, 5, 9, 13):
-    it, resumed = _take(cfg, 14 - start, batch_size=7, start_position=start)
-    assert it.position == 14
+    it, resumed = _take(cfg, 14 - start, batch_size=7,
+                        start_example=7 * start)
+    assert it.position == 14 * 7
     for want, got in zip(reference[start:], resumed):
       np.testing.assert_array_equal(want["image"], got["image"])
       np.testing.assert_array_equal(want["label"], got["label"])
@@ -158,7 +159,7 @@ def test_image_folder_pipeline(folder):
   # Resuming works for TFDS sources too, across the 13-image epoch.
   cfg = _folder_cfg(folder, xflip=True)
   _, reference = _take(cfg, 8, batch_size=5)
-  _, resumed = _take(cfg, 5, batch_size=5, start_position=3)
+  _, resumed = _take(cfg, 5, batch_size=5, start_example=15)
   for want, got in zip(reference[3:], resumed):
     np.testing.assert_array_equal(want["image"], got["image"])
 

@@ -72,8 +72,9 @@ def test_training_runs_and_writes_outputs(six_steps):
              zip(leaves(state.g_params), leaves(state.ema_params)))
   assert np.isfinite(float(state.pl_mean)) and float(state.pl_mean) > 0
   assert (workdir / "checkpoints" / "6").is_dir()
+  # A grid at the start and at the end, named by image count (unique).
   assert sorted(p.name for p in (workdir / "samples").iterdir()) == [
-      "fakes000000.png"]
+      "fakes000000000.png", "fakes000000048.png"]
   assert list((workdir / "logs").glob("events.out.tfevents.*"))
   # SWD was computed at the snapshots (start and end) and logged.
   assert "metric/swd/avg" in _logged_scalars(workdir)
