@@ -86,7 +86,9 @@ def avg_pool_exclude_pad(x: jax.Array, size: int = 3) -> jax.Array:
 
 
 def adaptive_avg_pool(x: jax.Array, size: Sequence[int]) -> jax.Array:
-  """`nn.AdaptiveAvgPool2d(size)`: bin i spans [floor(i H / h), ceil((i+1) H / h)).
+  """`nn.AdaptiveAvgPool2d(size)`: PyTorch's bins, averaged.
+
+  Row bin i spans [floor(i H / h), ceil((i + 1) H / h)); columns alike.
 
   Args:
     x: [N, H, W, C].

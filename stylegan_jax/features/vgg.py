@@ -134,8 +134,8 @@ def from_torch(state_dict: dict[str, np.ndarray],
                        "for conv features only)")
     h, w = FC_POOL
     fc1 = state_dict["classifier.0.weight"]  # [4096, 512 * 7 * 7], CHW order
-    fc1 = fc1.reshape(FC_DIM, 512, h, w).transpose(2, 3, 1, 0)  # [h,w,C,out]
-    params["fc1/kernel"] = f32(fc1.reshape(h * w * 512, FC_DIM))
+    fc1 = fc1.reshape(-1, 512, h, w).transpose(2, 3, 1, 0)  # [h, w, C, out]
+    params["fc1/kernel"] = f32(fc1.reshape(h * w * 512, -1))
     params["fc1/bias"] = f32(state_dict["classifier.0.bias"])
     params["fc2/kernel"] = f32(state_dict["classifier.3.weight"].T)
     params["fc2/bias"] = f32(state_dict["classifier.3.bias"])

@@ -9,12 +9,11 @@ caches the result as an `.npz`, so later loads skip the torch parsing.
 
 Kinds and the standard files they expect:
 
-| kind | file | from |
-| --- | --- | --- |
-| `inception` | `pt_inception-2015-12-05-6726825d.pth` | pytorch-fid's GitHub release asset (tag `fid_weights_inception`) |
-| `vgg16` | `vgg16-397923af.pth` | torchvision's ImageNet VGG16 weights |
-| `vgg19` | `vgg19-dcbb9e9d.pth` | torchvision's ImageNet VGG19 weights |
-| `lpips_vgg` | `vgg.pth` | the `lpips` package's `weights/v0.1/vgg.pth` |
+* `inception`: `pt_inception-2015-12-05-6726825d.pth`, pytorch-fid's GitHub
+  release asset (tag `fid_weights_inception`);
+* `vgg16`: `vgg16-397923af.pth`, torchvision's ImageNet VGG16 weights;
+* `vgg19`: `vgg19-dcbb9e9d.pth`, torchvision's ImageNet VGG19 weights;
+* `lpips_vgg`: `vgg.pth`, the `lpips` package's `weights/v0.1/vgg.pth`.
 
 Cache: `<cache_dir>/features/<kind>-v<FORMAT>-<sha256>.npz`, where the
 SHA-256 is the source file's. `cache_dir` is the argument, else

@@ -34,7 +34,7 @@ import pytest
 from stylegan_jax.features import inception
 from stylegan_jax.features import layers
 from stylegan_jax.features import weights
-from tests.features import cases
+from tests.features import common
 
 TOL = {"resized": 1e-6, "pool0": 1e-5, "pool1": 1e-5, "pre_aux": 2e-4,
        "pool3": 2e-4, "logits": 2e-4}
@@ -44,9 +44,10 @@ _REF_NAME = {"resized": "resized_299_first", "pool0": "pool0_first",
              "pool1": "pool1_first", "pre_aux": "pre_aux_first"}
 
 
-@pytest.fixture(scope="module", params=cases.fixture_cases("fid_inception"))
+@pytest.fixture(scope="module",
+                params=common.fixture_cases("fid_inception"))
 def loaded(request, tmp_path_factory):
-  expected, weights_path = cases.require_case(request.param)
+  expected, weights_path = common.require_case(request.param)
   params = weights.load("inception", weights_path,
                         cache_dir=tmp_path_factory.mktemp("cache"))
   with np.load(expected) as f:
