@@ -23,8 +23,9 @@ Resize modes (`features(..., resize_mode=...)`):
 * `'pytorch-fid'` (default): uint8 -> x / 255 -> bilinear resize to 299x299
   with `align_corners=False` and no antialiasing, exactly as pytorch-fid's
   `F.interpolate` (downsampling therefore aliases) -> 2x - 1. On the
-  reference fixtures this reproduces pytorch-fid's pool3 and logits to
-  float32 rounding.
+  reference fixtures the resized input matches to 1.8e-7 and pool3/logits
+  to about 1e-4 of their largest value, the size of the float32 noise
+  the fixture itself carries (see tests/features/test_inception.py).
 * `'clean'`: clean-fid's resize: each colour channel as a float32 image,
   PIL bicubic resize to 299x299 on the host (PIL antialiases when it
   downsamples), clipped to [0, 255], then x / 255, 2x - 1 and the network
@@ -37,9 +38,10 @@ Neither mode reproduces NVIDIA's Inception numbers (the TensorFlow
 2015-12-05 graph of the FID paper, and the TorchScript port StyleGAN2-ADA
 loads) bit for bit: that graph resizes with TensorFlow's legacy bilinear
 sampling (no half-pixel centres, so the image is sampled at shifted
-positions) and scales pixels as (x - 128) / 128 instead of 2x / 255 - 1. The
-weights are the same, so the features differ slightly and FIDs differ by a
-small amount that depends on the image size and content. That amount was
+positions; the TorchScript port emulates it with `grid_sample`) and scales
+pixels as (x - 128) / 128 instead of 2x / 255 - 1. pytorch-fid's weights are
+ported from that graph, so the features differ slightly and FIDs differ by
+a small amount that depends on the image size and content. That amount was
 not measured here; compare only FIDs computed the same way.
 """
 
@@ -57,6 +59,7 @@ NUM_FEATURES = 2048
 NUM_LOGITS = 1008
 BN_EPS = 1e-3
 RESIZE_MODES = ("pytorch-fid", "clean")
+_U8_TO_UNIT = np.arange(256, dtype=np.float32) / np.float32(255)
 
 Params = dict[str, jax.Array]
 
@@ -341,7 +344,10 @@ def resize_pytorch_fid(images: jax.Array) -> jax.Array:
   Returns:
     float32 in [0, 1].
   """
-  x = images.astype(jnp.float32) / 255  # [N, H, W, 3]
+  # A table lookup gives exactly u8 / 255: under jit XLA turns a division
+  # by a constant into a multiplication, which is off by an ulp for half
+  # the values (and the network amplifies that ~1000x).
+  x = jnp.asarray(_U8_TO_UNIT)[images]  # [N, H, W, 3]
   return layers.resize_bilinear(x, (RESOLUTION, RESOLUTION))
 
 
