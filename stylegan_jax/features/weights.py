@@ -136,7 +136,11 @@ def load(
   root = pathlib.Path(cache_dir).expanduser() if cache_dir else (
       default_cache_dir())
   root = root / "features"
-  sha256 = _source_sha256(path, root)
+  try:
+    sha256 = _source_sha256(path, root)
+  except OSError as e:
+    raise WeightsError(f"cannot read {spec.network} weights from {path}: "
+                       f"{e}") from None
   cached = root / f"{kind}-v{FORMAT}-{sha256}.npz"
   params = _read_cache(cached)
   if params is None:
