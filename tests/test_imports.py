@@ -27,6 +27,12 @@ MODULES = [
     "stylegan_jax.nets.classic", "stylegan_jax.nets.mlp",
     "stylegan_jax.nets.dcgan", "stylegan_jax.nets.vanilla",
     "stylegan_jax.data.glyphs", "stylegan_jax.data.idx",
+    "stylegan_jax.augment", "stylegan_jax.features",
+    "stylegan_jax.features.weights", "stylegan_jax.features.inception",
+    "stylegan_jax.features.vgg", "stylegan_jax.features.lpips",
+    "stylegan_jax.metrics.fid", "stylegan_jax.metrics.kid",
+    "stylegan_jax.metrics.precision_recall",
+    "stylegan_jax.metrics.inception_score", "stylegan_jax.metrics.ppl",
 ]
 
 
