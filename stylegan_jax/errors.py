@@ -11,6 +11,7 @@ shown instead. Anything else is an internal error and keeps its traceback.
 """
 
 from collections.abc import Callable
+import errno
 import os
 import sys
 from typing import NoReturn, TypeVar
@@ -52,9 +53,24 @@ def fail(message: str) -> NoReturn:
   sys.exit(EXIT_USER_ERROR)
 
 
+# Environment problems the user fixes (a full or read-only disk).
+_DISK_ERRNOS = {errno.ENOSPC: "free some space or write elsewhere",
+                errno.EDQUOT: "free some space or write elsewhere",
+                errno.EROFS: "write to a writable location"}
+
+
 def is_user_error(e: BaseException) -> bool:
   """Whether `e` reports a user mistake (see the module docstring)."""
-  return isinstance(e, _USER_FACING)
+  return isinstance(e, _USER_FACING) or (
+      isinstance(e, OSError) and e.errno in _DISK_ERRNOS)
+
+
+def message(e: BaseException) -> str:
+  """The one-line text for a user error."""
+  if isinstance(e, OSError) and e.errno in _DISK_ERRNOS:
+    where = f" ({e.filename})" if e.filename else ""
+    return f"{e.strerror}{where} — {_DISK_ERRNOS[e.errno]}"
+  return str(e)
 
 
 def report_user_errors(fn: Callable[[], T],
@@ -65,4 +81,4 @@ def report_user_errors(fn: Callable[[], T],
   except Exception as e:  # pylint: disable=broad-except
     if not is_user_error(e) or debug_requested(argv):
       raise
-    fail(str(e))
+    fail(message(e))

@@ -1,6 +1,7 @@
 """generate: files, seed determinism, batch independence, labels, errors."""
 
 import re
+import time
 
 import numpy as np
 from PIL import Image
@@ -109,3 +110,26 @@ def test_cli_missing_model(tmp_path, capsys):
                                     "--seeds", "0", "--outdir",
                                     str(tmp_path)], capsys)
   assert "no model at" in line
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--seeds", "0-10000000"], "more than 100,000 values"),
+    (["--seeds", "0", "--truncation_psi", "nan"], "finite number"),
+    (["--seeds", "0", "--batch_size", "0"], "--batch_size must be"),
+    (["--seeds", "0-2000", "--grid"], "--grid takes at most"),
+])
+def test_cli_checks_arguments_before_any_work(tmp_path, args, match, capsys):
+  start = time.monotonic()
+  line = user_error(generate.main, ["--model", str(tmp_path / "absent.npz"),
+                                    "--outdir", str(tmp_path / "o"), *args],
+                    capsys)
+  assert match in line and time.monotonic() - start < 2
+  assert not (tmp_path / "o").exists()
+
+
+def test_cli_outdir_that_is_a_file(uncond_path, tmp_path, capsys):
+  (tmp_path / "f").write_text("x")
+  line = user_error(generate.main, ["--model", str(uncond_path), "--seeds",
+                                    "0", "--outdir", str(tmp_path / "f")],
+                    capsys)
+  assert "--outdir" in line and "is a file" in line

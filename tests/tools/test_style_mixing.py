@@ -73,6 +73,7 @@ def test_mix_ws_splices_listed_indices():
     (["--styles", "2-1"], "start is after the end"),
     (["--rows", ""], "--rows is empty"),
     (["--class", "0"], "unconditional"),
+    (["--rows", "0-99", "--cols", "0-99"], "over the 4096-cell limit"),
 ])
 def test_cli_errors(uncond_path, tmp_path, args, match, capsys):
   base = {"--rows": "1", "--cols": "2", "--styles": "0"}
