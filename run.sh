@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Thin launcher. Sets up .venv on first use (or when pyproject.toml changes),
 # then runs one of:
-#   ./run.sh                 train experiments/demo.py into workdirs/demo
-#   ./run.sh test [ARGS]     the test suite (ARGS go to pytest)
-#   ./run.sh train [FLAGS]   python -m stylegan_jax.main FLAGS
+#   ./run.sh [--config.x=y ...]   train experiments/demo.py into workdirs/demo
+#   ./run.sh test [ARGS]          the test suite (ARGS go to pytest)
+#   ./run.sh train FLAGS          python -m stylegan_jax.main FLAGS
+#   ./run.sh TOOL ARGS            a tool: generate, style_mixing, interpolate,
+#                                 project, metrics, convert, style_transfer,
+#                                 translate (see README.md)
+#   ./run.sh tensorboard ARGS     TensorBoard from .venv
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -21,21 +25,36 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 export PYTHONUNBUFFERED=1
 
-cmd=${1:-main}
-[ $# -gt 0 ] && shift
+cmd=main
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
+  cmd=$1
+  shift
+fi
 case "$cmd" in
   main)
     workdir=workdirs/demo
+    prev=
+    for arg in "$@"; do
+      case "$arg" in --workdir=*) workdir=${arg#--workdir=} ;; esac
+      [ "$prev" = --workdir ] && workdir=$arg
+      prev=$arg
+    done
     .venv/bin/python -m stylegan_jax.main --config experiments/demo.py \
       --workdir "$workdir" "$@"
-    latest=$(ls -1 "$workdir"/samples/fakes*.png | tail -n 1)
+    latest=$(ls -1 "$workdir"/samples/fakes*.png 2>/dev/null | tail -n 1)
     echo "run.sh: sample grids are in $workdir/samples (latest: $latest)"
-    echo "run.sh: TensorBoard logs: tensorboard --logdir $workdir/logs" ;;
+    echo "run.sh: TensorBoard: ./run.sh tensorboard --logdir $workdir/logs" ;;
   train)
     exec .venv/bin/python -m stylegan_jax.main "$@" ;;
   test)
     exec .venv/bin/python -m pytest -q "$@" ;;
+  tensorboard)
+    exec .venv/bin/tensorboard "$@" ;;
+  generate|style_mixing|interpolate|project|metrics|convert|style_transfer|translate)
+    exec .venv/bin/python -m "stylegan_jax.$cmd" "$@" ;;
   *)
-    echo "run.sh: unknown command '$cmd' (expected: test, train, or nothing)" >&2
+    echo "error: unknown command '$cmd' — use test, train, tensorboard, a tool" \
+      "(generate, style_mixing, interpolate, project, metrics, convert," \
+      "style_transfer, translate), or --config.x=y overrides for the demo" >&2
     exit 2 ;;
 esac

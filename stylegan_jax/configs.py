@@ -30,6 +30,7 @@ ARCHITECTURES = ("orig", "skip", "resnet")
 MATMUL_PRECISIONS = ("default", "high", "highest", "bfloat16", "tensorfloat32",
                      "float32")
 RESUME_MODES = ("auto", "fresh")
+ON_CHANGE = ("reprepare", "use_prepared")  # = data.tfds_builders.ON_CHANGE
 
 # The official presets (`train.py --cfg`). channel_base = fmaps * 32768.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -70,6 +71,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.data.seed = 0
   config.data.embedded_num_images = 2000
   config.data.embedded_seed = 0
+  # A folder changed since it was prepared: 'reprepare' it, or
+  # 'use_prepared' as it is (with a warning saying how many files changed).
+  config.data.on_change = "reprepare"
 
   config.model = ml_collections.ConfigDict()
   config.model.arch = "stylegan2"  # One of ARCHS.
@@ -294,6 +298,8 @@ def validate(config: ml_collections.ConfigDict, *,
            "StyleGAN needs a power of two >= 4 (e.g. 64, 128, 256)")
   _require(d.shuffle_buffer >= 1, "data.shuffle_buffer", d.shuffle_buffer,
            "use a positive number of examples")
+  _require(d.on_change in ON_CHANGE, "data.on_change", d.on_change,
+           f"one of {', '.join(ON_CHANGE)}")
   _require(d.embedded_num_images >= 1, "data.embedded_num_images",
            d.embedded_num_images, "use a positive number of images")
   if d.source != "embedded":

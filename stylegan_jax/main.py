@@ -107,5 +107,12 @@ def main(argv: Sequence[str]) -> None:
   errors.report_user_errors(run, sys.argv)
 
 
+def run() -> None:
+  """The `stylegan-jax-train` console script (same as `python -m ...main`)."""
+  from stylegan_jax.train import preemption
+  preemption.install()
+  app.run(main, flags_parser=configs.parse_flags)
+
+
 if __name__ == "__main__":
   app.run(main, flags_parser=configs.parse_flags)

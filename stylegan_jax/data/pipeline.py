@@ -95,6 +95,8 @@ class DataConfig:
     seed: seed of the epoch order and the flips.
     embedded_num_images: size of the embedded dataset.
     embedded_seed: seed the embedded images are drawn from.
+    on_change: when the images folder changed since it was prepared:
+      'reprepare' or 'use_prepared' (`tfds_builders.prepare`).
   """
 
   source: str
@@ -109,6 +111,7 @@ class DataConfig:
   seed: int
   embedded_num_images: int
   embedded_seed: int
+  on_change: str
 
   @classmethod
   def from_config(cls, data: ml_collections.ConfigDict, *,
@@ -223,8 +226,7 @@ def _tfds_source(cfg: DataConfig, process_index: int,
   builder = builder_cls(
       config=tfds_builders.make_config(cfg.resolution, data_dir),
       data_dir=os.path.expanduser(cfg.tfds_dir) if cfg.tfds_dir else None)
-  builder.download_and_prepare(
-      download_config=tfds.download.DownloadConfig(manual_dir=data_dir))
+  tfds_builders.prepare(builder, data_dir, cfg.on_change)
 
   # Every split: a GAN learns from all the images it is given.
   parts, num_examples = [], 0

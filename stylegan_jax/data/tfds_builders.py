@@ -17,6 +17,12 @@ builders share one careful reader:
   with transparency (`RGBA`, `LA`, `PA`, `P` with a transparent colour) are
   composited on white, as a transparent drawing is usually meant to sit on
   paper. EXIF orientation is applied.
+* Prepared data stay in sync with the folder: `prepare` records the image
+  files' names, sizes and modification times (`source_files.json` beside the
+  prepared records); when the folder changes (files added, removed or
+  modified), the next run re-prepares (`on_change='reprepare'`, the default)
+  or uses the prepared data as they are with a warning that says how many
+  files changed (`on_change='use_prepared'`).
 * Storage size is a builder config (`ArtConfig.resolution`, built with
   `make_config`). With a resolution R > 0, each image is shrunk (PIL Lanczos,
   aspect ratio kept, never enlarged) so its *shorter* side is R, and stored
@@ -51,8 +57,10 @@ import csv
 import dataclasses
 import hashlib
 import io
+import json
 import os
 import pathlib
+import shutil
 import unicodedata
 from collections.abc import Iterator, Sequence
 
@@ -61,6 +69,7 @@ import numpy as np
 from PIL import Image
 import tensorflow_datasets as tfds
 
+from stylegan_jax import configs
 from stylegan_jax import images
 
 WIKIART_LAYOUT = "<root>/<Style>/<artist>_<title>.jpg"
@@ -386,3 +395,66 @@ class ImageFolder(_ArtBuilder):
         for p in paths
     ]
     return {"train": self._generate_examples(items)}
+
+
+# -------------------------------------------------------------- preparing --
+
+ON_CHANGE = configs.ON_CHANGE
+_LISTING = "source_files.json"
+
+
+def folder_listing(root: pathlib.Path) -> dict[str, list[int]]:
+  """{relative path: [size, mtime_ns]} of the image and CSV/TXT files."""
+  listing = {}
+  for rel in images.find_images(root):
+    st = os.stat(root / rel)
+    listing[rel] = [st.st_size, st.st_mtime_ns]
+  for pattern in ("*.csv", "*.txt", f"{CSV_DIRNAME}/*"):
+    for path in root.glob(pattern):
+      st = path.stat()
+      listing[path.relative_to(root).as_posix()] = [st.st_size,
+                                                   st.st_mtime_ns]
+  return listing
+
+
+def _changes(old: dict, new: dict) -> tuple[int, int, int]:
+  added = len(set(new) - set(old))
+  removed = len(set(old) - set(new))
+  modified = sum(1 for k in set(old) & set(new) if old[k] != new[k])
+  return added, removed, modified
+
+
+def prepare(builder: tfds.core.DatasetBuilder, manual_dir: str,
+            on_change: str = "reprepare") -> None:
+  """`download_and_prepare`, re-preparing when the folder changed.
+
+  Args:
+    builder: a WikiArt or ImageFolder builder.
+    manual_dir: the images folder.
+    on_change: 'reprepare' or 'use_prepared' (see the module docstring).
+  """
+  if on_change not in ON_CHANGE:
+    raise ValueError(f"on_change must be one of {ON_CHANGE}, got "
+                     f"{on_change!r}")
+  root = pathlib.Path(manual_dir)
+  _check_root(root, WIKIART_LAYOUT if isinstance(builder, WikiArt)
+              else IMAGE_FOLDER_LAYOUT)
+  listing = folder_listing(root)
+  prepared = pathlib.Path(builder.data_dir)
+  record = prepared / _LISTING
+  if (prepared / "dataset_info.json").exists():
+    old = (json.loads(record.read_text()) if record.exists() else {})
+    added, removed, modified = _changes(old, listing)
+    if added or removed or modified:
+      what = (f"{added} added, {removed} removed, {modified} modified since "
+              f"{prepared} was prepared")
+      if on_change == "use_prepared":
+        logging.warning("%s: %s; using the prepared data as they are "
+                        "(data.on_change=use_prepared)", root, what)
+        return
+      logging.warning("%s: %s; preparing again", root, what)
+      shutil.rmtree(prepared)
+  builder.download_and_prepare(
+      download_config=tfds.download.DownloadConfig(manual_dir=str(root)))
+  if not record.exists():
+    record.write_text(json.dumps(listing))

@@ -223,3 +223,31 @@ def test_wikiart_genre_labels_with_unknown_class(tmp_path):
   assert it.num_classes == 3
   assert it.label_counts.tolist() == [1, 1, 1]
   assert sorted(batch["label"].tolist()) == [0, 1, 2]
+
+
+def test_added_images_are_used_on_the_next_run(tmp_path, caplog):
+  root = tmp_path / "art"
+  root.mkdir()
+  rng = np.random.default_rng(0)
+
+  def add(names):
+    for name in names:
+      image = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+      Image.fromarray(image).save(root / f"{name}.png")
+
+  add(range(5))
+  cfg = _data_cfg(source="image_folder", data_dir=str(root),
+                  tfds_dir=str(tmp_path / "tfds"), resolution=8)
+  assert pipeline.create_input_iterator(cfg, batch_size=1).num_examples == 5
+  add(range(5, 8))
+  kept = _data_cfg(source="image_folder", data_dir=str(root),
+                   tfds_dir=str(tmp_path / "tfds"), resolution=8,
+                   on_change="use_prepared")
+  with caplog.at_level("WARNING"):
+    assert pipeline.create_input_iterator(kept,
+                                          batch_size=1).num_examples == 5
+  assert "3 added, 0 removed, 0 modified" in caplog.text
+  # The default prepares again and sees all 8.
+  assert pipeline.create_input_iterator(cfg, batch_size=1).num_examples == 8
+  (root / "0.png").unlink()
+  assert pipeline.create_input_iterator(cfg, batch_size=1).num_examples == 7
