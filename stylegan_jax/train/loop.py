@@ -215,8 +215,16 @@ class _Run:
     """Compiles every step ahead of time, in a thread a signal can cut.
 
     A stop during compilation ends the run at once: nothing was trained
-    since the state was created or restored.
+    since the state was created or restored. (With several processes the
+    stop must be agreed at a step boundary, so they compile in the main
+    thread.)
     """
+    start = time.perf_counter()
+    if jax.process_count() > 1:
+      self.setup = self.setup.compiled()
+      logging.info("compiled the training steps in %.1f s",
+                   time.perf_counter() - start)
+      return
     result: dict[str, Any] = {}
 
     def work():
@@ -226,12 +234,10 @@ class _Run:
         result["error"] = e
 
     thread = threading.Thread(target=work, name="compile", daemon=True)
-    start = time.perf_counter()
     thread.start()
     while thread.is_alive():
       thread.join(0.2)
-      if jax.process_count() == 1:
-        _check_stop("while compiling")
+      _check_stop("while compiling")
     if "error" in result:
       raise result["error"]
     self.setup = result["setup"]

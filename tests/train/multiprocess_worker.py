@@ -14,11 +14,13 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from absl import logging  # pylint: disable=g-import-not-at-top
 import jax  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 
 
 def main(argv):
+  logging.set_verbosity(logging.INFO)  # The tests read the metrics lines.
   process_id, num_processes, port = (int(a) for a in argv[1:4])
   workdir, steps, out = argv[4], int(argv[5]), argv[6]
   jax.config.update("jax_compilation_cache_dir",

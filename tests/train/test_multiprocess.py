@@ -165,7 +165,7 @@ def test_sigterm_saves_and_resumes(tmp_path):
   saved = _checkpoint_steps(workdir)
   assert len(saved) == 1 and saved[0] > 0, saved
   step = saved[0]
-  assert f"saved checkpoint {step} (SIGTERM)" in text, _tail(log)
+  assert f"saving checkpoint {step} (SIGTERM)" in text, _tail(log)
 
   # 2. The same command, with a total two steps further, resumes.
   total_kimg = (step + 2) * BATCH / 1000
@@ -179,4 +179,69 @@ def test_sigterm_saves_and_resumes(tmp_path):
   assert code == 0, _tail(log)
   assert f"resumed from checkpoint {step}" in text, _tail(log)
   assert _checkpoint_steps(workdir) == [step, step + 2]
-  assert f"saved checkpoint {step + 2} (end of training)" in text, _tail(log)
+  assert f"saving checkpoint {step + 2} (end of training)" in text, (
+      _tail(log))
+
+
+def test_sigterm_at_start_up_exits_cleanly(tmp_path):
+  (tmp_path / "long_config.py").write_text(_CONFIG_FILE)
+  proc, log = _run_main(tmp_path, tmp_path / "workdir", "early")
+  try:
+    time.sleep(0.5)  # Python is up, JAX not yet imported.
+    proc.send_signal(signal.SIGTERM)
+    (code,) = _wait_all([proc], [log], time.monotonic() + 120)
+  finally:
+    _kill([proc])
+  assert code == 0, _tail(log)
+
+
+def _start_workers(tmp_path, workdir, steps, port, tag):
+  procs, logs = [], []
+  for i in range(2):
+    logs.append(tmp_path / f"{tag}{i}.stderr")
+    with open(logs[-1], "wb") as err:
+      procs.append(subprocess.Popen(
+          [sys.executable, str(WORKER), str(i), "2", str(port),
+           str(workdir), str(steps), str(tmp_path / f"{tag}{i}.npz")],
+          cwd=ROOT, env=_env(devices=2), stdout=subprocess.DEVNULL,
+          stderr=err))
+  return procs, logs
+
+
+def test_sigterm_to_one_process_stops_both_at_one_step(tmp_path):
+  workdir = tmp_path / "workdir"
+  procs, logs = _start_workers(tmp_path, workdir, 100_000, _free_port(),
+                               "run")
+  try:
+    deadline = time.monotonic() + TIMEOUT_S
+    while not all("progress/kimg" in log.read_text(errors="replace")
+                  for log in logs if log.exists()):
+      if any(p.poll() is not None for p in procs):
+        pytest.fail("a process ended early:\n" + "\n".join(
+            _tail(log) for log in logs))
+      if time.monotonic() > deadline:
+        pytest.fail("no metrics in time:\n" + _tail(logs[0]))
+      time.sleep(0.5)
+    procs[0].send_signal(signal.SIGTERM)  # Rank 0 only.
+    codes = _wait_all(procs, logs, time.monotonic() + 180)
+  finally:
+    _kill(procs)
+  assert codes == [0, 0], "\n".join(_tail(log) for log in logs)
+  saved = _checkpoint_steps(workdir)
+  assert len(saved) == 1 and saved[0] > 0, saved
+  assert "a stop signal on another process" in logs[1].read_text(
+      errors="replace")
+  # Both resume to two steps further and agree.
+  step = saved[0]
+  procs, logs = _start_workers(tmp_path, workdir, step + 2, _free_port(),
+                               "resume")
+  try:
+    codes = _wait_all(procs, logs, time.monotonic() + TIMEOUT_S)
+  finally:
+    _kill(procs)
+  assert codes == [0, 0], "\n".join(_tail(log) for log in logs)
+  with np.load(tmp_path / "resume0.npz") as a, \
+       np.load(tmp_path / "resume1.npz") as b:
+    assert int(a["step"]) == int(b["step"]) == step + 2
+    for k in a.files:
+      np.testing.assert_array_equal(a[k], b[k], err_msg=k)
