@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from stylegan_jax.errors import UserError
 from stylegan_jax.features import inception
 from stylegan_jax.features import lpips
 from stylegan_jax.features import vgg
@@ -51,8 +52,11 @@ _LIST = 4  # Names shown per problem in an error message.
 Shapes = dict[str, tuple[int, ...]]
 
 
-class WeightsError(ValueError):
-  """A weights file is missing, unreadable, or not the expected network."""
+class WeightsError(UserError):
+  """A weights file is missing, unreadable, or not the expected network.
+
+  A user mistake (the wrong file named), so the tools report it on one line.
+  """
 
 
 @dataclasses.dataclass(frozen=True)

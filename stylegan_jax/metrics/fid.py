@@ -94,3 +94,40 @@ def fid_from_features(features_a: np.ndarray,
   """
   return frechet_distance(*feature_statistics(features_a),
                           *feature_statistics(features_b))
+
+
+def frechet_distance_to_features(mu_a: np.ndarray, sigma_a: np.ndarray,
+                                 features_b: np.ndarray) -> float:
+  """FID of statistics (mu_a, sigma_a) and a feature set, without sqrtm.
+
+  With X = (features_b - mu_b) / sqrt(N_b - 1), sigma_b = X^T X, and the
+  nonzero eigenvalues of sigma_a sigma_b are those of the symmetric
+  positive semi-definite [N_b, N_b] matrix X sigma_a X^T, so
+
+    tr(sqrtm(sigma_a sigma_b)) = sum_i sqrt(max(lambda_i, 0)).
+
+  This is exact (no 1e-6 diagonal offset) and costs O(N_b D^2) instead of
+  `frechet_distance`'s O(D^3) square root (minutes for D = 2048 on a small
+  CPU), so it is the way to go when N_b < D. Both give the same number up
+  to rounding when sigma_a sigma_b is well conditioned.
+
+  Args:
+    mu_a: [D].
+    sigma_a: [D, D].
+    features_b: [N_b, D], N_b >= 2.
+
+  Returns:
+    The squared Fréchet distance.
+  """
+  mu_b, sigma_b = feature_statistics(features_b)
+  mu_a, sigma_a = np.atleast_1d(mu_a), np.atleast_2d(sigma_a)
+  if mu_a.shape != mu_b.shape or sigma_a.shape != sigma_b.shape:
+    raise ValueError(f"FID statistics differ in shape: means {mu_a.shape} vs "
+                     f"{mu_b.shape}")
+  x = (np.asarray(features_b, np.float64) - mu_b) / np.sqrt(
+      len(features_b) - 1)  # [N_b, D]
+  inner = x @ sigma_a @ x.T  # [N_b, N_b], symmetric PSD
+  eig = np.linalg.eigvalsh((inner + inner.T) / 2)
+  diff = mu_a - mu_b
+  return float(diff.dot(diff) + np.trace(sigma_a) + np.trace(sigma_b)
+               - 2 * np.sum(np.sqrt(np.maximum(eig, 0))))
