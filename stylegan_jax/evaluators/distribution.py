@@ -6,8 +6,8 @@ Each class is one metric of `specs.METRICS`; the maths lives in
 
 * `FID` (`fid50k_full`, `fid10k`): Fréchet distance of Inception pool3
   features, real statistics cached. When either set has fewer images than
-  the 2048 feature dimensions (tiny counts), the exact low-rank form
-  `metrics.fid.frechet_distance_to_features` replaces SciPy's `sqrtm`.
+  the 2048 feature dimensions (small counts), the exact low-rank form
+  `metrics.fid.frechet_distance_low_rank` replaces SciPy's `sqrtm`.
 * `KID` (`kid50k_full`): the unbiased MMD of pool3 features over 100
   subsets of at most 1,000, seeded with `evals.seed`.
 * `PrecisionRecall` (`pr50k3_full`): k = 3 manifolds of VGG16 fc2 features
@@ -40,12 +40,8 @@ class FID(base.Evaluator):
     real = ctx.real_features("inception", num_real, self.name)
     n_real = len(real["pool3"])
     base.require_images(self.name, min(len(gen), n_real), 2, "images per set")
-    if len(gen) < FID_DIM:
-      value = fid.frechet_distance_to_features(
-          real["pool3/mean"], real["pool3/cov"], gen)
-    elif n_real < FID_DIM:
-      value = fid.frechet_distance_to_features(
-          *fid.feature_statistics(gen), real["pool3"])
+    if min(len(gen), n_real) < FID_DIM:
+      value = fid.frechet_distance_low_rank(real["pool3"], gen)
     else:
       value = fid.frechet_distance(real["pool3/mean"], real["pool3/cov"],
                                    *fid.feature_statistics(gen))
@@ -112,13 +108,13 @@ class SWD(base.Evaluator):
     swd.pyramid_resolutions((G.img_resolution, G.img_resolution))
 
   def __call__(self, ctx):
-    num = min(self.num_images, ctx.reals.count,
-              ctx.max_images or self.num_images)
-    real = ctx.real_images(num)
-    if len(real) < num:
-      ctx.notes.append(f"only {len(real)} readable real images (asked for "
-                       f"{num}): swd uses {len(real)} real and {len(real)} "
-                       "generated images")
+    asked = min(self.num_images, ctx.max_images or self.num_images)
+    real = ctx.real_images(min(asked, ctx.reals.count))
+    if len(real) < asked:
+      ctx.notes.append(f"only {len(real)} readable real images in "
+                       f"{ctx.reals.describe()} (asked for {asked}): swd "
+                       f"uses {len(real)} real and {len(real)} generated "
+                       "images")
     fake = ctx.generated_images(len(real))
     values = swd.swd(images.to_float(fake), images.to_float(real),
                      jax.random.key(self.seed),
