@@ -72,12 +72,11 @@ class Evaluation:
     self.context = context_lib.Context(
         evals, reals=reals, class_probs=class_probs, mesh=mesh, log=log,
         feature_params=feature_params)
-    self.settings = {k: evals[k] for k in evals.keys()}
-    for key in specs.needed_weights(names):
-      self.context.params(key)  # A wrong file fails here, not mid-run.
     if G is not None:
       for e in self.evaluators:
         e.check_generator(G)
+    for key in specs.needed_weights(names):
+      self.context.params(key)  # A wrong file fails here, not mid-run.
 
   @property
   def names(self) -> list[str]:
