@@ -21,6 +21,7 @@ Each class is one metric of `specs.METRICS`; the maths lives in
 import jax
 
 from stylegan_jax import images
+from stylegan_jax.errors import UserError
 from stylegan_jax.evaluators import base
 from stylegan_jax.metrics import fid
 from stylegan_jax.metrics import inception_score
@@ -29,6 +30,7 @@ from stylegan_jax.metrics import precision_recall
 from stylegan_jax.metrics import swd
 
 FID_DIM = 2048
+PATCH_SIZE = 7  # SWD's neighbourhood side (`metrics.swd.swd`'s default).
 
 
 class FID(base.Evaluator):
@@ -105,7 +107,10 @@ class SWD(base.Evaluator):
     self.seed = int(evals.seed)
 
   def check_generator(self, G) -> None:
-    swd.pyramid_resolutions((G.img_resolution, G.img_resolution))
+    if G.img_resolution < PATCH_SIZE:
+      raise UserError(f"swd compares {PATCH_SIZE}x{PATCH_SIZE} patches; this "
+                      f"generator makes {G.img_resolution} px images — drop "
+                      "swd from the metrics")
 
   def __call__(self, ctx):
     asked = min(self.num_images, ctx.max_images or self.num_images)

@@ -4,11 +4,12 @@ A demo-like workdir (the tiny conditional 8 px config on the embedded set,
 one checkpoint, `evals` naming the fixture's ternary Inception) is scored by
 `python -m stylegan_jax.metrics --model WORKDIR` with 4 generated and 4
 real images per metric: the values are meaningless, the plumbing is not.
-The FID and KID are checked against the same images embedded without the
+The real statistics are cached, their key printed, and reused by a second
+run. Slow tests: FID and KID against the same images embedded without the
 sharded batching (one plain `features.inception.features` call) and the
-NumPy metric maths; the real statistics are cached, their key printed, and
-reused by a second run. The slow test trains and compares what training
-logged at its snapshot with the tool on the same checkpoint.
+NumPy metric maths (`test_vgg_metrics.py` checks the same batching cheaply
+with a tiny VGG16); and a training run whose logged snapshot metrics the
+tool reproduces on the same checkpoint.
 """
 
 import json
@@ -103,6 +104,7 @@ def test_fid_kid_swd_from_the_workdir(cli, workdir):
   assert any("Inception features of 4 generated images" in l for l in log)
 
 
+@pytest.mark.slow  # ~20 s of Inception on 2 cores; PR covers the batching.
 def test_values_match_plain_feature_extraction(cli, workdir):
   """Sharded, padded batches and the cache change nothing."""
   record, _, _, _ = cli

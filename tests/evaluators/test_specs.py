@@ -1,10 +1,16 @@
-"""The `evals` config check: metric names, weights named at config time."""
+"""The `evals` config check: metric names, weights named at config time,
+and generators a metric cannot measure refused before any work."""
 
 import pytest
 
 from stylegan_jax import configs
+from stylegan_jax import sharding
 from stylegan_jax.errors import ConfigError
+from stylegan_jax.errors import UserError
+from stylegan_jax.evaluators import Evaluation
+from stylegan_jax.evaluators import RealImages
 from stylegan_jax.evaluators import specs
+from stylegan_jax.nets import Generator
 
 
 def _evals(**kwargs):
@@ -104,3 +110,11 @@ def test_unknown_evals_key_names_the_nearest():
   config.evals.swd_images = 3
   with pytest.raises(ConfigError, match="evals.swd_num_images"):
     configs.validate(config)
+
+
+def test_generators_a_metric_cannot_measure_fail_at_construction():
+  with pytest.raises(UserError, match="swd compares 7x7 patches; this "
+                     "generator makes 4 px images"):
+    Evaluation(_evals(), reals=RealImages("embedded", num_images=4),
+               class_probs=None, mesh=sharding.create_mesh(),
+               G=Generator(img_resolution=4))
