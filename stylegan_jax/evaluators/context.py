@@ -222,6 +222,7 @@ class Context:
 
   def start(self, G, variables) -> None:
     """Begins an evaluation of generator G with `variables`."""
+    generated_lib.check_generator(G, self.generated.truncation_psi)
     self.G = G
     self.variables = jax.device_put(variables, sharding.replicated(self.mesh))
     self._gen_memo = {}

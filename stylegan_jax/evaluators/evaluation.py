@@ -22,6 +22,7 @@ import jax
 from stylegan_jax.evaluators import base
 from stylegan_jax.evaluators import context as context_lib
 from stylegan_jax.evaluators import distribution
+from stylegan_jax.evaluators import generated as generated_lib
 from stylegan_jax.evaluators import path_length
 from stylegan_jax.evaluators import reals as reals_lib
 from stylegan_jax.evaluators import specs
@@ -73,6 +74,7 @@ class Evaluation:
         evals, reals=reals, class_probs=class_probs, mesh=mesh, log=log,
         feature_params=feature_params)
     if G is not None:
+      generated_lib.check_generator(G, float(evals.truncation_psi))
       for e in self.evaluators:
         e.check_generator(G)
     for key in specs.needed_weights(names):

@@ -17,7 +17,9 @@ training and in the metrics tool alike. Image i (i = 0, 1, ...) is:
   followed by `.to(torch.uint8)`, i.e. truncated (`quantize`).
 
 So the first n images of a larger set are the n images of a smaller one, and
-any one of them can be looked at with the generate tool. Rendering is one
+any one of them can be looked at with the generate tool. A generator without
+a mapping network (the baselines, `G(z, c)`) renders z and c directly, with
+no truncation and no noise. Rendering is one
 jitted program per (G, psi, noise mode, mesh): the latents are split along
 the mesh's `data` axis (every process builds the same host arrays and
 contributes its devices' rows), the variables are replicated, and the
@@ -35,6 +37,7 @@ import numpy as np
 from stylegan_jax import labels as labels_lib
 from stylegan_jax import sampling
 from stylegan_jax import sharding
+from stylegan_jax.errors import UserError
 
 
 def quantize(x: jax.Array) -> jax.Array:
@@ -93,6 +96,18 @@ class GeneratedImages:
     return z, c, seeds
 
 
+def is_stylegan(G) -> bool:
+  """Whether G maps and synthesises separately (truncation, noise, PPL)."""
+  return hasattr(G, "map") and hasattr(G, "synthesize")
+
+
+def check_generator(G, truncation_psi: float) -> None:
+  """Raises UserError when the settings need what G does not have."""
+  if truncation_psi != 1 and not is_stylegan(G):
+    raise UserError(f"truncation_psi={truncation_psi} needs a mapping "
+                    f"network, which {type(G).__name__} has not — use 1")
+
+
 @functools.lru_cache(maxsize=16)
 def render_fn(G, truncation_psi: float, noise_mode: str,
               mesh: jax.sharding.Mesh):
@@ -111,6 +126,8 @@ def render_fn(G, truncation_psi: float, noise_mode: str,
   c_dim = G.c_dim
 
   def render(variables, z, c, seeds):
+    if not is_stylegan(G):  # The baselines: G(z, c) -> images.
+      return quantize(G.apply(variables, z, c if c_dim else None))
     ws = G.apply(variables, z, c if c_dim else None, truncation_psi,
                  method=G.map)  # [B, num_ws, w_dim]
     if noise_mode != "random":

@@ -82,6 +82,10 @@ class PPL(base.Evaluator):
     self.crop = bool(evals.ppl_crop)
 
   def check_generator(self, G) -> None:
+    if not generated_lib.is_stylegan(G):
+      raise UserError(f"{self.name} interpolates latents through a mapping "
+                      f"network, which {type(G).__name__} has not — drop "
+                      f"{self.name} from the metrics")
     if G.img_resolution < MIN_RESOLUTION:
       raise UserError(
           f"{self.name} measures LPIPS-VGG distances, which need images of "

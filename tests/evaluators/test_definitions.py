@@ -14,6 +14,7 @@ from stylegan_jax.errors import UserError
 from stylegan_jax.evaluators import context as context_lib
 from stylegan_jax.evaluators import generated
 from stylegan_jax.evaluators import reals as reals_lib
+from stylegan_jax.nets.dcgan import DCGANGenerator
 from tests.tools import make_model
 
 
@@ -166,3 +167,19 @@ def test_folder_errors(tmp_path):
     reals_lib.RealImages("folder", path=str(tmp_path / "absent"))
   with pytest.raises(UserError, match="no images"):
     reals_lib.RealImages("folder", path=str(tmp_path)).count
+
+
+def test_a_baseline_generator_renders_z_and_c_directly():
+  G = DCGANGenerator(z_dim=8, img_resolution=8, channels=8, channel_min=4)
+  variables = G.init(jax.random.key(0), np.zeros((1, 8), np.float32))
+  ctx = _context(batch_size=4)
+  ctx.generated = generated.GeneratedImages(seed=5)  # Unconditional.
+  ctx.start(G, variables)
+  got = ctx.generated_images(3)
+  want = _official_u8(G.apply(variables, sampling.z_from_seeds([5, 6, 7],
+                                                                8)))
+  diff = np.abs(got.astype(int) - want.astype(int))
+  assert got.shape == (3, 8, 8, 3) and diff.max() <= 1
+  ctx.generated = generated.GeneratedImages(truncation_psi=0.7)
+  with pytest.raises(UserError, match="needs a mapping network"):
+    ctx.start(G, variables)

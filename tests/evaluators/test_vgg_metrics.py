@@ -23,6 +23,7 @@ from stylegan_jax.features import vgg
 from stylegan_jax.metrics import ppl
 from stylegan_jax.metrics import precision_recall
 from stylegan_jax.nets import Generator
+from stylegan_jax.nets.dcgan import DCGANGenerator
 from tests.tools import make_model
 
 WIDTH = 4
@@ -147,3 +148,9 @@ def test_ppl_needs_16_px():
   with pytest.raises(UserError, match="at least 16 px; this generator makes "
                      "8 px"):
     _evaluation("ppl2_wend", {}, G=make_model().G)
+
+
+def test_ppl_needs_a_mapping_network(nets):
+  with pytest.raises(UserError, match="ppl_zend interpolates latents through "
+                     "a mapping network, which DCGANGenerator has not"):
+    _evaluation("ppl_zend", nets, G=DCGANGenerator(img_resolution=32))
