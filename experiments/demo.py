@@ -33,5 +33,5 @@ def get_config():
   config.train.snapshot_kimg = 6.0
   config.train.checkpoint_kimg = 6.0
   config.train.grid_size = 8
-  config.train.metric_num_images = 256
+  config.evals.swd_num_images = 256
   return config

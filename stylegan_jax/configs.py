@@ -2,7 +2,7 @@
 
 This module is the one place for every training default. `base_config()`
 returns the sectioned ConfigDict every experiment starts from (`data`,
-`model`, `loss`, `optim`, `train`, `mesh`); `apply_preset` sets the
+`model`, `loss`, `optim`, `train`, `mesh`, `evals`); `apply_preset` sets the
 hyper-parameters of the official `--cfg` presets (`PRESETS`, named dicts);
 `validate` checks a finished config in milliseconds (unknown keys with the
 nearest valid one, types, ranges, devices, paths) and raises a one-line
@@ -22,6 +22,7 @@ import ml_collections
 
 from stylegan_jax import errors
 from stylegan_jax.errors import ConfigError
+from stylegan_jax.evaluators import specs as eval_specs
 
 ARCHS = ("stylegan2",)  # Training algorithms (`train.setup.ALGORITHMS`).
 SOURCES = ("embedded", "wikiart", "image_folder")
@@ -117,9 +118,6 @@ def base_config() -> ml_collections.ConfigDict:
   config.train.checkpoint_kimg = 200.0
   config.train.keep_checkpoints = 3
   config.train.grid_size = 8  # Grid of grid_size x grid_size samples.
-  # SWD (ProGAN's multi-scale sliced Wasserstein distance) at each snapshot
-  # on this many generated and real images; 0 turns it off.
-  config.train.metric_num_images = 1024
   config.train.matmul_precision = "highest"  # As the official (no TF32).
   # 'auto' resumes the workdir's newest checkpoint; 'fresh' refuses to
   # touch a workdir that has checkpoints (start a new one).
@@ -127,6 +125,31 @@ def base_config() -> ml_collections.ConfigDict:
 
   config.mesh = ml_collections.ConfigDict()
   config.mesh.num_devices = -1  # -1: every device of every process.
+
+  # Metrics, computed at every snapshot and by the metrics tool (see
+  # stylegan_jax/evaluators). Weights are the user's files, never downloaded.
+  config.evals = ml_collections.ConfigDict()
+  # Comma-separated names from evaluators.METRICS, e.g. "fid50k_full,swd";
+  # "" for none. FID/KID/IS need `inception`, PR `vgg16`, PPL both VGG files.
+  config.evals.metrics = "swd"
+  # pytorch-fid's pt_inception-2015-12-05-6726825d.pth (FID, KID, IS).
+  config.evals.inception = ""
+  config.evals.vgg16 = ""  # torchvision's vgg16-397923af.pth (PR, PPL).
+  config.evals.lpips = ""  # The lpips package's weights/v0.1/vgg.pth (PPL).
+  config.evals.resize_mode = "pytorch-fid"  # Inception input; or 'clean'.
+  # Real-image statistics and converted weights; "" is $STYLEGAN_JAX_CACHE or
+  # ~/.cache/stylegan_jax.
+  config.evals.cache_dir = ""
+  # > 0 caps every metric's generated and real images (quick looks, tests);
+  # 0 keeps the official counts (50k for fid50k_full).
+  config.evals.max_images = 0
+  config.evals.seed = 0  # Generated image i comes from seed + i.
+  config.evals.truncation_psi = 1.0
+  config.evals.noise_mode = "random"  # As the official metrics; or 'const'.
+  config.evals.batch_size = 64  # Images per jitted call, over all devices.
+  config.evals.swd_num_images = 1024  # Generated and real images for swd.
+  config.evals.swd_directions = 512  # SWD directions per repeat (4 repeats).
+  config.evals.ppl_crop = False  # PPL's FFHQ face crop.
   return config
 
 
@@ -379,8 +402,6 @@ def validate(config: ml_collections.ConfigDict, *,
            t.keep_checkpoints, "keep at least 1")
   _require(1 <= t.grid_size <= 32, "train.grid_size", t.grid_size,
            "use 1 to 32 columns")
-  _require(0 <= t.metric_num_images <= 1_000_000, "train.metric_num_images",
-           t.metric_num_images, "use 0 (off) to 1,000,000 images")
   _require(t.matmul_precision in MATMUL_PRECISIONS, "train.matmul_precision",
            t.matmul_precision, f"one of {', '.join(MATMUL_PRECISIONS)}")
   _require(t.resume in RESUME_MODES, "train.resume", t.resume,
@@ -392,6 +413,7 @@ def validate(config: ml_collections.ConfigDict, *,
            "use -1 (all devices) or a positive count")
   if check_paths and d.source != "embedded":
     _check_data_dir(d.data_dir)
+  eval_specs.check_evals(config.evals, check_paths=check_paths)
 
 
 def _check_data_dir(data_dir: str) -> None:

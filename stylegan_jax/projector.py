@@ -31,11 +31,12 @@ The optimisation, step i of T, t = i / T:
     1 - MS-SSIM of ~0.1). `metrics.image_quality.ms_ssim` uses fewer
     scales on small images (one scale from 11 to 21 px, all five from 176
     px); below 11 px the MS-SSIM term is dropped.
-  - a feature function (e.g. VGG16 from `stylegan_jax.vgg16`): images
-    larger than 256 px are first resized to 256 (antialiased linear; this
-    bounds the cost), then for each feature map F [1, h, w, c],
-    unit-normalised along the channels (F / (||F||_c + 1e-10)), the
-    distance adds
+  - a feature function (e.g. `vgg16_features(params)`: torchvision's VGG16
+    from the user's `vgg16-397923af.pth` via `features.weights`, its ReLU
+    outputs at LPIPS's five taps): images larger than 256 px are first
+    resized to 256 (antialiased linear; this bounds the cost), then for
+    each feature map F [1, h, w, c], unit-normalised along the channels
+    (`features.lpips.normalize_channels`), the distance adds
     mean_{h,w} sum_c (F_x - F_y)^2. This is LPIPS with all linear weights 1
     (its "baseline" variant), not the learned LPIPS.
 
@@ -58,6 +59,8 @@ import optax
 
 from stylegan_jax import images as images_lib
 from stylegan_jax import model_io
+from stylegan_jax.features import lpips
+from stylegan_jax.features import vgg
 from stylegan_jax.metrics import image_quality
 
 INITIAL_LR = 0.1
@@ -161,10 +164,32 @@ def feature_distance(fx: Sequence[jax.Array],
   """LPIPS-style distance of two feature lists ([N, h, w, c] each) -> [N]."""
   total = 0.0
   for a, b in zip(fx, fy, strict=True):
-    a = a / (jnp.sqrt(jnp.sum(jnp.square(a), -1, keepdims=True)) + 1e-10)
-    b = b / (jnp.sqrt(jnp.sum(jnp.square(b), -1, keepdims=True)) + 1e-10)
+    a, b = lpips.normalize_channels(a), lpips.normalize_channels(b)
     total += jnp.mean(jnp.sum(jnp.square(a - b), axis=-1), axis=(1, 2))
   return total
+
+
+def vgg16_features(params: dict[str, jax.Array]) -> FeatureFn:
+  """The VGG16 feature function for `project(loss=...)`.
+
+  Args:
+    params: VGG16 params, `features.weights.load('vgg16', path)` of
+      torchvision's `vgg16-397923af.pth`.
+
+  Returns:
+    fn(images [N, H, W, 3] in [-1, 1], H, W >= 16) -> the ReLU outputs
+    relu1_2, relu2_2, relu3_3, relu4_3, relu5_3 (LPIPS's taps):
+    [N, H, W, 64], ..., [N, H / 16, W / 16, 512].
+  """
+  if vgg.depth_of(params) != 16:
+    raise ValueError("the projector's feature loss needs VGG16 weights "
+                     "(torchvision's vgg16-397923af.pth), got VGG19")
+
+  def fn(images: jax.Array) -> list[jax.Array]:
+    out = vgg.features(params, (images + 1) / 2, lpips.TAPS)
+    return [out[name] for name in lpips.TAPS]
+
+  return fn
 
 
 def load_target(path: str | pathlib.Path, resolution: int,

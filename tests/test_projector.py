@@ -1,14 +1,13 @@
-"""Tests for the projector (`stylegan_jax.projector`) and `stylegan_jax.vgg16`.
+"""Tests for the projector (`stylegan_jax.projector`) and its VGG16 loss.
 
 A tiny randomly initialised generator (16 px, w_dim 16) renders a target
 from a known w with its stored noise; the projector must recover it far
 better than the starting point (`w_avg`). The schedules and the noise
 regulariser are checked against hand-computed values, the CLI end to end on
-an exported model, and the VGG16 loader on random weights in the documented
-layout (no real weights exist offline).
+an exported model, and the VGG16 feature loss on random weights written in
+torchvision's file layout (no real weights exist offline).
 """
 
-import functools
 import os
 import subprocess
 import sys
@@ -22,9 +21,14 @@ import pytest
 
 from stylegan_jax import model_io
 from stylegan_jax import projector
-from stylegan_jax import vgg16
+from stylegan_jax.features import vgg
+from stylegan_jax.features import weights
 from stylegan_jax.metrics import image_quality
 from stylegan_jax.nets import Generator
+from stylegan_jax.tools import project as project_tool
+from tests.features import common as features_common
+from tests.interop import pickle_writer as pw
+from tests.tools import user_error
 
 RES = 16
 
@@ -203,47 +207,42 @@ def test_write_outputs_saves_noise(model, target, tmp_path):
     assert f["noise/synthesis/b16/conv0/noise_const"].shape == (16, 16)
 
 
-def _random_vgg16(path):
-  rng = np.random.default_rng(0)
-  arrays = {}
-  for name, cin, cout in vgg16.LAYERS:  # He init keeps activations alive
-    arrays[f"{name}/kernel"] = (rng.standard_normal((3, 3, cin, cout)) *
-                                np.sqrt(2 / (9 * cin))).astype(np.float32)
-    arrays[f"{name}/bias"] = np.zeros(cout, np.float32)
-  np.savez(path, **arrays)
-  return arrays
+@pytest.fixture(scope="module", name="vgg16_file")
+def fixture_vgg16_file(tmp_path_factory):
+  """He-initialised VGG16 in torchvision's layout, as a torch zip file."""
+  path = tmp_path_factory.mktemp("vgg") / "vgg16-random.pth"
+  path.write_bytes(pw.torch_zip(pw.state_dict(
+      features_common.random_vgg16_state_dict(np.random.default_rng(0)))))
+  return path
 
 
-def test_vgg16_loader_and_features(tmp_path):
-  path = tmp_path / "vgg16.npz"
-  arrays = _random_vgg16(path)
-  params = vgg16.load_vgg16(path)
-  assert sorted(params) == sorted(n for n, _, _ in vgg16.LAYERS)
-  np.testing.assert_array_equal(params["conv3_2"][0],
-                                arrays["conv3_2/kernel"])
-  feats = vgg16.features(params, jnp.zeros((2, 32, 32, 3)))
+def test_vgg16_features_are_the_lpips_taps(vgg16_file, tmp_path):
+  params = weights.load("vgg16", vgg16_file, cache_dir=tmp_path)
+  fn = projector.vgg16_features(params)
+  x = jax.random.uniform(jax.random.key(0), (2, 32, 32, 3), minval=-1,
+                         maxval=1)
+  feats = fn(x)
   assert [f.shape for f in feats] == [
       (2, 32, 32, 64), (2, 16, 16, 128), (2, 8, 8, 256), (2, 4, 4, 512),
       (2, 2, 2, 512)]
-
-  with pytest.raises(FileNotFoundError, match="never downloads"):
-    vgg16.load_vgg16(tmp_path / "absent.npz")
-  del arrays["conv5_3/bias"]
-  arrays["fc6/kernel"] = np.zeros(1, np.float32)
-  np.savez(tmp_path / "bad_keys.npz", **arrays)
-  with pytest.raises(ValueError, match=r"missing \['conv5_3/bias'\].*fc6"):
-    vgg16.load_vgg16(tmp_path / "bad_keys.npz")
-  arrays = _random_vgg16(tmp_path / "ok.npz")
-  arrays["conv1_1/kernel"] = arrays["conv1_1/kernel"].transpose(3, 2, 0, 1)
-  np.savez(tmp_path / "oihw.npz", **arrays)
-  with pytest.raises(ValueError, match="wrong shapes"):
-    vgg16.load_vgg16(tmp_path / "oihw.npz")
+  # The taps are VGG16's ReLUs after conv 2, 4, 7, 10, 13 of [0, 1] input.
+  ref = vgg.features(params, (x + 1) / 2,
+                     ["relu_2", "relu_4", "relu_7", "relu_10", "relu_13"])
+  for f, name in zip(feats, ["relu_2", "relu_4", "relu_7", "relu_10",
+                             "relu_13"]):
+    np.testing.assert_array_equal(np.asarray(f), np.asarray(ref[name]))
+  assert all(float(f.min()) >= 0 for f in feats)  # after ReLU
 
 
-def test_projection_with_vgg16_features(model, target, tmp_path):
-  path = tmp_path / "vgg16.npz"
-  _random_vgg16(path)
-  features = functools.partial(vgg16.features, vgg16.load_vgg16(path))
+def test_vgg16_features_refuse_vgg19():
+  sd = {k: np.zeros(v, np.float32) for k, v in vgg.torch_shapes(19)[0].items()}
+  with pytest.raises(ValueError, match="needs VGG16"):
+    projector.vgg16_features(vgg.from_torch(sd, 19))
+
+
+def test_projection_with_vgg16_features(model, target, vgg16_file, tmp_path):
+  features = projector.vgg16_features(
+      weights.load("vgg16", vgg16_file, cache_dir=tmp_path))
   result = projector.project(model, target, num_steps=4, loss=features,
                            optimize_noise=True)
   assert np.all(np.isfinite(result.losses))
@@ -251,3 +250,19 @@ def test_projection_with_vgg16_features(model, target, tmp_path):
   # The feature distance of an image to itself is 0.
   f = features(jnp.asarray(target)[None])
   assert float(projector.feature_distance(f, f)[0]) == 0.0
+
+
+def test_cli_vgg16_needs_a_torchvision_file(model, tmp_path, capsys):
+  model_path = model_io.save_model(tmp_path / "tiny.npz", model)
+  target_path = tmp_path / "t.png"
+  Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(target_path)
+  args = [f"--model={model_path}", f"--target={target_path}",
+          "--num_steps=1", f"--outdir={tmp_path / 'out'}",
+          f"--cache_dir={tmp_path / 'cache'}"]
+  line = user_error(project_tool.main,
+                    [*args, f"--vgg16={tmp_path / 'absent.pth'}"], capsys)
+  assert "vgg16-397923af.pth" in line and "never downloads" in line
+  np.savez(tmp_path / "old-layout.npz", **{"conv1_1/kernel": np.zeros(1)})
+  line = user_error(project_tool.main,
+                    [*args, f"--vgg16={tmp_path / 'old-layout.npz'}"], capsys)
+  assert "cannot read VGG16 weights" in line

@@ -10,7 +10,7 @@ caches the result as an `.npz`, so later loads skip the torch parsing.
 Kinds and the standard files they expect:
 
 * `inception`: `pt_inception-2015-12-05-6726825d.pth`, pytorch-fid's GitHub
-  release asset (tag `fid_weights_inception`);
+  release asset (tag `fid_weights`);
 * `vgg16`: `vgg16-397923af.pth`, torchvision's ImageNet VGG16 weights;
 * `vgg19`: `vgg19-dcbb9e9d.pth`, torchvision's ImageNet VGG19 weights;
 * `lpips_vgg`: `vgg.pth`, the `lpips` package's `weights/v0.1/vgg.pth`.
@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from stylegan_jax.errors import UserError
 from stylegan_jax.features import inception
 from stylegan_jax.features import lpips
 from stylegan_jax.features import vgg
@@ -51,8 +52,11 @@ _LIST = 4  # Names shown per problem in an error message.
 Shapes = dict[str, tuple[int, ...]]
 
 
-class WeightsError(ValueError):
-  """A weights file is missing, unreadable, or not the expected network."""
+class WeightsError(UserError):
+  """A weights file is missing, unreadable, or not the expected network.
+
+  A user mistake (the wrong file named), so the tools report it on one line.
+  """
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +72,7 @@ KINDS = {
     "inception": _Kind(
         "the FID Inception-v3",
         "pytorch-fid's pt_inception-2015-12-05-6726825d.pth (its GitHub "
-        "release asset, tag fid_weights_inception)",
+        "release asset, tag fid_weights)",
         "the fid_inception_v3() state dict: Conv2d_1a_3x3.conv.weight ... "
         "Mixed_7c.*, fc.weight [1008, 2048]",
         inception.torch_shapes, inception.from_torch),

@@ -1,30 +1,31 @@
-"""Evaluating a model or image folders: SWD of a model, PSNR/SSIM/MS-SSIM of pairs.
+"""Evaluating a model or image folders: the library of the metrics tool.
 
-The library behind `python -m stylegan_jax.metrics` (see
-`stylegan_jax.tools.metrics`); `evaluate(...)` computes:
+`evaluate(metrics, model=..., data=..., data2=..., evals=...)` computes:
 
-* ``swd``: the distribution distance (`metrics.swd.swd`) between N images
-  generated from seeds seed..seed+N-1 (with ``class_label``, or for a
-  conditional model without one, classes cycling 0, 1, ..., c_dim - 1) and
-  N real images. Real images come from ``data``: ``embedded`` (the
-  package's embedded dataset, its seed 0, at the model's resolution) or an
-  image folder, read recursively (jpg/jpeg/png/bmp/webp), shuffled with
-  ``seed`` and taken from the front; each image is centre-cropped to a
-  square and Lanczos-resized to the model's resolution. Unreadable files are
-  skipped and counted. If the folder has fewer than N readable images, all
-  are used and N shrinks to match (SWD needs sets of one size).
-* ``psnr``, ``ssim``, ``ms_ssim``: paired measures, so they need two
-  folders, ``data`` and ``data2``, whose images are paired by relative
-  path (e.g. projection targets and their results). The means over the
-  pairs are reported. Pairs are compared at the model's resolution when a
-  model is given, otherwise at their own size (when the two sizes differ,
-  both are centre-cropped and resized to the smaller side).
+* generator metrics (`evaluators.METRICS`: `fid50k_full`, `fid10k`,
+  `kid50k_full`, `pr50k3_full`, `is50k`, `ppl2_wend`, `ppl_zend`, `swd`)
+  through `evaluators.Evaluation`, the very objects the training loop runs
+  at its snapshots. The settings are the `evals` section of the model's
+  training config when the model is a training workdir (so a checkpoint
+  scores what training logged), else the defaults, with `evals` overriding
+  single keys. Real images (`data`): a folder, or 'embedded' (the embedded
+  set as the workdir's config defines it, else the default one); without
+  `data` a workdir's own training data. Generated labels follow the class
+  distribution training used (stored in the checkpoint), else the real
+  folder's class subfolders, else uniform (with a note).
+* `psnr`, `ssim`, `ms_ssim`: paired measures, so they need two folders,
+  `data` and `data2`, whose images are paired by relative path (e.g.
+  projection targets and their results). The means over the pairs are
+  reported. Pairs are compared at the model's resolution when a model is
+  given, otherwise at their own size (when the two sizes differ, both are
+  centre-cropped and resized to the smaller side).
 
-The record `evaluate` returns (and ``--json_out`` writes) holds the metric
-values under ``metrics``, the sources, ``counts``, ``notes`` (skipped files,
-short folders), the date, the devices and the JAX version. Non-finite values
-(PSNR of identical images is +inf) are written to JSON as the strings
-"inf", "-inf" or "nan", so the file stays strict JSON.
+The record `evaluate` returns (and `write_json` writes) holds the values
+under 'metrics', per-metric seconds under 'seconds', the sources, 'counts',
+'notes' (skipped files, short folders), the settings ('evals'), the date,
+the devices and the JAX version. Non-finite values (PSNR of identical
+images is +inf) are written to JSON as the strings "inf", "-inf" or "nan",
+so the file stays strict JSON.
 
 Uses PIL for image files and never imports TensorFlow.
 """
@@ -38,24 +39,24 @@ import pathlib
 from typing import Any
 
 import jax
+import ml_collections
 import numpy as np
 from PIL import Image
 
+from stylegan_jax import checkpoint
+from stylegan_jax import configs
+from stylegan_jax import evaluators
 from stylegan_jax import images
 from stylegan_jax import labels as labels_lib
 from stylegan_jax import model_io
-from stylegan_jax import sampling
-from stylegan_jax.data import embedded
+from stylegan_jax import sharding
 from stylegan_jax.errors import UserError
+from stylegan_jax.evaluators import reals as reals_lib
 from stylegan_jax.metrics import image_quality
-from stylegan_jax.metrics import swd as swd_lib
 
-METRICS = ("swd", "psnr", "ssim", "ms_ssim")
 PAIRED = ("psnr", "ssim", "ms_ssim")
-EMBEDDED = "embedded"
-EMBEDDED_SEED = 0
-# Unreadable files named in a note (the count is always complete).
-_NUM_NAMED = 5
+METRICS = (*evaluators.METRICS, *PAIRED)
+EMBEDDED = reals_lib.EMBEDDED
 # Image pairs scored per jitted call.
 _PAIR_BATCH = 32
 
@@ -77,106 +78,99 @@ def find_images(root: str | os.PathLike) -> list[str]:
   return images.find_images(root)
 
 
-def _skipped_note(skipped: Sequence[str], root: str) -> str:
-  names = ", ".join(skipped[:_NUM_NAMED])
-  more = f" and {len(skipped) - _NUM_NAMED} more" if len(
-      skipped) > _NUM_NAMED else ""
-  files = "file" if len(skipped) == 1 else "files"
-  return f"skipped {len(skipped)} unreadable {files} in {root}: {names}{more}"
+# ---------------------------------------------------------- generator side --
 
 
-def read_folder(root: str | os.PathLike, num_images: int, resolution: int,
-                *, seed: int = 0,
-                channels: int = 3) -> tuple[np.ndarray, dict[str, Any]]:
-  """The first `num_images` readable images of a folder after a shuffle.
+def stored_meta(spec: str | os.PathLike) -> dict[str, Any] | None:
+  """The checkpoint JSON ({'config', 'c_dim', 'class_names', ...}) of a
+  training workdir spec (`workdir` or `workdir@step`); None for files."""
+  text = str(spec)
+  path_text, _, step = text.rpartition("@") if "@" in text else (text, "",
+                                                                  "")
+  path = pathlib.Path(path_text)
+  if not (path / checkpoint.CHECKPOINTS).is_dir():
+    return None
+  manager = checkpoint.create_manager(path, read_only=True)
+  steps = checkpoint.steps(manager)
+  if not steps:
+    return None
+  return checkpoint.read_config(manager, int(step) if step else steps[-1])
 
-  Args:
-    root: the folder (searched recursively).
-    num_images: how many images are wanted.
-    resolution: output side; images are centre-cropped and resized.
-    seed: seeds the shuffle (`np.random.RandomState(seed).permutation`).
-    channels: 3 or 1.
 
-  Returns:
-    (uint8 [M, resolution, resolution, channels] with M <= num_images,
-    info: 'found' (image files in the folder), 'skipped' (relative paths of
-    the unreadable files met on the way)).
+def evals_settings(meta: dict[str, Any] | None,
+                   overrides: dict[str, Any] | None
+                   ) -> ml_collections.ConfigDict:
+  """The `evals` section: defaults < a workdir's stored config < overrides.
 
   Raises:
-    FileNotFoundError: no folder, or no readable image in it.
+    ConfigError: an override that is not an `evals` key.
   """
-  root = pathlib.Path(root)
-  names = find_images(root)
-  if not names:
-    raise FileNotFoundError(
-        f"no images ({', '.join(images.IMAGE_EXTENSIONS)}) in {root}")
-  order = np.random.RandomState(seed).permutation(len(names))
-  out, skipped, pos = [], [], 0
-  while len(out) < num_images and pos < len(order):
-    take = [names[i] for i in order[pos:pos + num_images - len(out)]]
-    pos += len(take)
-    for name, image in zip(take, images.read_many([root / n for n in take],
-                                            resolution, channels)):
-      if image is None:
-        skipped.append(name)
-      else:
-        out.append(image)
-  if not out:
-    raise FileNotFoundError(f"none of the {len(names)} image files in {root} "
-                            "could be read")
-  return np.stack(out), {"found": len(names), "skipped": skipped}
+  evals = configs.base_config().evals
+  stored = ((meta or {}).get("config") or {}).get("evals") or {}
+  for key, value in stored.items():
+    if key in evals:
+      evals[key] = value
+  for key, value in (overrides or {}).items():
+    if key not in evals:
+      raise configs.unknown_key_error(f"evals.{key}")
+    evals[key] = value
+  return evals
 
 
-# --------------------------------------------------------------------- swd --
-
-
-def generate_for_metrics(model: model_io.Model, num_images: int, *, seed: int,
-                         truncation_psi: float = 1.0,
-                         truncation_cutoff: int | None = None,
-                         class_label: str | int | None = None,
-                         noise_mode: str = "const",
-                         batch_size: int = 32) -> np.ndarray:
-  """Images for seeds seed..seed+num_images-1, as the generate tool makes.
-
-  A conditional model without `class_label` cycles through its classes
-  (image i has class i % c_dim), so every class is represented.
-
-  Returns:
-    uint8 [num_images, H, W, C].
-  """
-  seeds = list(range(seed, seed + num_images))
-  if seeds[-1] > sampling.MAX_SEED:
-    raise UserError(f"seeds {seed}..{seeds[-1]} exceed {sampling.MAX_SEED}")
-  z = sampling.z_from_seeds(seeds, model.G.z_dim)
-  if model.G.c_dim and class_label is None:
-    c = labels_lib.one_hot(np.arange(num_images) % model.G.c_dim,
-                           model.G.c_dim)
-  else:
-    c = sampling.class_labels(model, class_label, num_images)
-  ws = sampling.map_z(model, z, c, truncation_psi, truncation_cutoff,
-                      batch_size)
-  return sampling.synthesize(model, ws, noise_mode, seeds, batch_size)
-
-
-def _swd(model, data, *, num_images, seed, gen_kwargs, swd_kwargs,
-         notes) -> tuple[dict[str, float], dict[str, int]]:
-  res, channels = model.G.img_resolution, model.G.img_channels
+def real_images(data: str | None,
+                meta: dict[str, Any] | None) -> reals_lib.RealImages:
+  """The real images named by `data` (see the module docstring)."""
+  stored = (meta or {}).get("config", {}).get("data")
+  if data is None:
+    if stored is None:
+      raise UserError("--data is required: an image folder or "
+                      f"'{EMBEDDED}' (a training workdir defaults to its "
+                      "own training data)")
+    return reals_lib.RealImages.from_data_config(
+        ml_collections.ConfigDict(stored))
   if data == EMBEDDED:
-    real, _ = embedded.make_dataset(num_images, res, EMBEDDED_SEED)
-    real = images.to_channels(real, channels)
-  else:
-    real, info = read_folder(data, num_images, res, seed=seed,
-                             channels=channels)
-    if info["skipped"]:
-      notes.append(_skipped_note(info["skipped"], data))
-    if len(real) < num_images:
-      notes.append(f"only {len(real)} readable images in {data} (asked for "
-                   f"{num_images}): swd uses {len(real)} real and "
-                   f"{len(real)} generated images")
-  fake = generate_for_metrics(model, len(real), seed=seed, **gen_kwargs)
-  values = swd_lib.swd(images.to_float(fake), images.to_float(real),
-                       jax.random.key(seed), **swd_kwargs)
-  return values, {"swd/generated": len(fake), "swd/real": len(real)}
+    source = ml_collections.ConfigDict(stored) if (
+        stored and stored.get("source") == EMBEDDED) else (
+            configs.base_config().data)
+    return reals_lib.RealImages.from_data_config(source)
+  return reals_lib.RealImages(reals_lib.FOLDER, path=str(data))
+
+
+def class_distribution(model: model_io.Model, reals: reals_lib.RealImages,
+                       meta: dict[str, Any] | None,
+                       notes: list[str]) -> np.ndarray:
+  """The generator's label distribution [c_dim] (see the module docstring)."""
+  c_dim = model.G.c_dim
+  if not c_dim:
+    return np.zeros(0)
+  stored = (meta or {}).get("class_probs")
+  if stored is not None and len(stored) == c_dim:
+    return np.asarray(stored, np.float64)
+  counts = reals.class_counts(model.class_names)
+  if counts is None:
+    notes.append(f"the class distribution of {reals.describe()} is unknown "
+                 f"for the classes {list(model.class_names)}: generated "
+                 "labels are drawn uniformly")
+  return labels_lib.class_probs(counts, c_dim)
+
+
+def _generator_metrics(names, model, network, data, evals, log, notes):
+  meta = None
+  if not isinstance(model, model_io.Model):
+    spec = str(model)
+    model = model_io.load_model(spec, network=network)
+    meta = stored_meta(spec)
+  settings = evals_settings(meta, evals)
+  settings.metrics = ",".join(names)
+  reals = real_images(data, meta)
+  class_probs = class_distribution(model, reals, meta, notes)
+  evaluation = evaluators.Evaluation(
+      settings, reals=reals, class_probs=class_probs,
+      mesh=sharding.create_mesh(), G=model.G, log=log)
+  results = evaluation(model.G, model.variables)
+  for r in results:
+    notes.extend(r.notes)
+  return model, reals, settings, results
 
 
 # ------------------------------------------------------------------ paired --
@@ -199,9 +193,10 @@ def _paired(metrics, data, data2, resolution,
   skipped, count = [], 0
   for start in range(0, len(common), _PAIR_BATCH):
     chunk = common[start:start + _PAIR_BATCH]
-    a_list = images.read_many([pathlib.Path(data) / n for n in chunk], resolution, 3)
-    b_list = images.read_many([pathlib.Path(data2) / n for n in chunk], resolution,
-                        3)
+    a_list = images.read_many([pathlib.Path(data) / n for n in chunk],
+                              resolution, 3)
+    b_list = images.read_many([pathlib.Path(data2) / n for n in chunk],
+                              resolution, 3)
     groups: dict[tuple[int, ...], list[tuple[np.ndarray, np.ndarray]]] = {}
     for name, a, b in zip(chunk, a_list, b_list):
       if a is None or b is None:
@@ -219,7 +214,7 @@ def _paired(metrics, data, data2, resolution,
         sums[m] += float(np.sum(np.asarray(fns[m](a, b), np.float64)))
       count += len(pairs)
   if skipped:
-    notes.append(_skipped_note(skipped, f"{data} or {data2}") +
+    notes.append(reals_lib.skipped_note(skipped, f"{data} or {data2}") +
                  " (their pairs are ignored)")
   if not count:
     raise FileNotFoundError(f"no readable image pair in {data} and {data2}")
@@ -235,14 +230,16 @@ def _check(metrics, model, data, data2) -> None:
   unknown = [m for m in metrics if m not in METRICS]
   if unknown or not metrics:
     raise UserError(f"unknown metrics {unknown}: choose from "
-                     f"{', '.join(METRICS)}")
-  if not data:
-    raise UserError(f"--data is required: an image folder or '{EMBEDDED}'")
+                    f"{', '.join(METRICS)}")
   paired = [m for m in metrics if m in PAIRED]
-  if "swd" in metrics and model is None:
-    raise UserError("swd compares generated with real images: pass --model "
-                     "(a training workdir[@step], an exported .npz or an "
-                     "official .pkl)")
+  generator = [m for m in metrics if m not in PAIRED]
+  if generator and model is None:
+    raise UserError(f"{', '.join(generator)} "
+                    f"{'measures' if len(generator) == 1 else 'measure'} a "
+                    "generator: pass --model (a training workdir[@step], an "
+                    "exported .npz or an official .pkl)")
+  if paired and not data:
+    raise UserError("--data is required: the first folder of the pairs")
   if paired and not data2:
     raise UserError(
         f"{', '.join(paired)} {'needs' if len(paired) == 1 else 'need'} "
@@ -251,72 +248,66 @@ def _check(metrics, model, data, data2) -> None:
         "--data TARGETS --data2 RESULTS")
   if paired and EMBEDDED in (data, data2):
     raise UserError(f"{', '.join(paired)} compare two image folders; "
-                     f"'{EMBEDDED}' has no pairs")
+                    f"'{EMBEDDED}' has no pairs")
   if data2 and not paired:
     raise UserError("--data2 is only used by the paired metrics "
-                     f"({', '.join(PAIRED)})")
+                    f"({', '.join(PAIRED)})")
 
 
 def evaluate(metrics: Sequence[str], *,
              model: model_io.Model | str | os.PathLike | None = None,
+             network: str = "G_ema",
              data: str | os.PathLike | None = None,
              data2: str | os.PathLike | None = None,
-             num_images: int = 1024, seed: int = 0,
-             truncation_psi: float = 1.0,
-             class_label: str | int | None = None,
-             truncation_cutoff: int | None = None,
-             noise_mode: str = "const", batch_size: int = 32,
-             swd_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+             evals: dict[str, Any] | None = None,
+             log: Callable[[str], None] = print) -> dict[str, Any]:
   """Computes the requested metrics (see the module docstring).
 
   Args:
     metrics: names from `METRICS`.
-    model: a loaded `model_io.Model` or a model spec; needed by swd.
-    data: an image folder or 'embedded' (swd's real images; the first
-      folder of the pairs).
+    model: a loaded `model_io.Model` or a model spec (a workdir spec also
+      supplies its training settings and data); needed by the generator
+      metrics.
+    network: 'G_ema' or 'G' (when `model` is a spec).
+    data: an image folder or 'embedded' (the real images; the first folder
+      of the pairs).
     data2: the second folder of the pairs (paired metrics only).
-    num_images: generated and real images for swd.
-    seed: first generator seed; also seeds the folder shuffle and SWD's key.
-    truncation_psi: generator truncation (1: none).
-    class_label: class name or index; None cycles through a conditional
-      model's classes.
-    truncation_cutoff: truncate only the first this many ws (None: all).
-    noise_mode: the generator's 'const', 'random' or 'none' noise.
-    batch_size: images per generator call.
-    swd_kwargs: extra keyword arguments for `metrics.swd.swd` (e.g.
-      num_directions, num_repeats, descriptors_per_image).
+    evals: `evals` config keys to override (e.g. {'max_images': 1000,
+      'inception': 'pt_inception-2015-12-05-6726825d.pth'}).
+    log: where progress and cache lines go.
 
   Returns:
-    The record: 'metrics' {name: value} (swd/<res>..., swd/avg, psnr, ssim,
-    ms_ssim), 'model', 'data', 'data2', 'num_images', 'seed',
-    'truncation_psi', 'class', 'counts', 'notes' (list of str), 'date',
-    'device', 'jax_version'.
+    The record: 'metrics' {name: value}, 'seconds' {metric: s}, 'model',
+    'data', 'data2', 'num_images' (the evals.max_images cap, 0 for none),
+    'seed', 'truncation_psi', 'counts', 'notes' (list of str), 'evals',
+    'date', 'device', 'jax_version'.
 
   Raises:
-    UserError / FileNotFoundError: bad arguments or sources, with a message
-      saying what to pass.
+    UserError / FileNotFoundError: bad arguments, sources or settings, with
+      a message saying what to pass.
   """
   metrics = list(dict.fromkeys(m.strip() for m in metrics if m.strip()))
   data = None if data is None else str(data)
   data2 = None if data2 is None else str(data2)
   _check(metrics, model, data, data2)
-  if num_images < 1:
-    raise UserError(f"num_images must be >= 1, got {num_images}")
-  if model is not None and not isinstance(model, model_io.Model):
-    model = model_io.load_model(str(model))
   values: dict[str, float] = {}
+  seconds: dict[str, float] = {}
   counts: dict[str, int] = {}
   notes: list[str] = []
-  if "swd" in metrics:
-    gen_kwargs = dict(truncation_psi=truncation_psi,
-                      truncation_cutoff=truncation_cutoff,
-                      class_label=class_label, noise_mode=noise_mode,
-                      batch_size=batch_size)
-    v, c = _swd(model, data, num_images=num_images, seed=seed,
-                gen_kwargs=gen_kwargs, swd_kwargs=dict(swd_kwargs or {}),
-                notes=notes)
-    values.update(v)
-    counts.update(c)
+  settings, source = None, None
+  generator = [m for m in metrics if m not in PAIRED]
+  if generator:
+    model, reals, settings, results = _generator_metrics(
+        generator, model, network, data, evals, log, notes)
+    data = data or reals.describe()
+    for r in results:
+      values.update(r.values)
+      counts.update(r.counts)
+      seconds[r.metric] = r.seconds
+  elif model is not None and not isinstance(model, model_io.Model):
+    model = model_io.load_model(str(model), network=network)
+  if model is not None:
+    source = model.source
   paired = [m for m in metrics if m in PAIRED]
   if paired:
     res = model.G.img_resolution if model is not None else None
@@ -324,17 +315,19 @@ def evaluate(metrics: Sequence[str], *,
     values.update(v)
     counts.update(c)
   devices = jax.devices()
+  settings = settings if settings is not None else evals_settings(None, evals)
   return {
       "metrics": values,
-      "model": model.source if model is not None else None,
+      "seconds": seconds,
+      "model": source,
       "data": data,
       "data2": data2,
-      "num_images": num_images,
-      "seed": seed,
-      "truncation_psi": truncation_psi,
-      "class": class_label,
+      "num_images": settings.max_images,
+      "seed": settings.seed,
+      "truncation_psi": settings.truncation_psi,
       "counts": counts,
-      "notes": notes,
+      "notes": list(dict.fromkeys(notes)),
+      "evals": settings.to_dict(),
       "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
           timespec="seconds"),
       "device": f"{len(devices)} x {devices[0].device_kind} "

@@ -9,8 +9,11 @@ with the mean and `np.cov(rowvar=False)` of each set in float64, SciPy's
 `sqrtm` of the (non-symmetric) covariance product, a retry with 1e-6 added
 to both diagonals when the square root is not finite (a singular product),
 and the imaginary part of the square root dropped when its diagonal is
-within 1e-3 of zero (else an error). The features come from
-`features.inception` (pool3, [N, 2048]); nothing here knows the network.
+within 1e-3 of zero (else an error). `frechet_distance_low_rank` gives the
+same distance exactly and fast when one set has fewer samples than
+dimensions (small evaluations), where `sqrtm` is both slow and ill posed.
+The features come from `features.inception` (pool3, [N, 2048]); nothing
+here knows the network.
 """
 
 import numpy as np
@@ -94,3 +97,42 @@ def fid_from_features(features_a: np.ndarray,
   """
   return frechet_distance(*feature_statistics(features_a),
                           *feature_statistics(features_b))
+
+
+
+def frechet_distance_low_rank(features_a: np.ndarray,
+                              features_b: np.ndarray) -> float:
+  """FID of two feature sets without any [D, D] matrix (for small sets).
+
+  With X = (features - mean) / sqrt(N - 1) for each set, sigma = X^T X, so
+  tr(sigma) = |X|_F^2, and tr(sqrtm(sigma_a sigma_b)) is the nuclear norm
+  (the sum of the singular values) of the [N_a, N_b] matrix X_a X_b^T:
+
+    d^2 = |mu_a - mu_b|^2 + |X_a|_F^2 + |X_b|_F^2 - 2 |X_a X_b^T|_*.
+
+  Exact (no 1e-6 diagonal offset, no square roots of rounding noise) and
+  O(N_a N_b D), so it replaces `frechet_distance`'s O(D^3) `sqrtm` (minutes
+  for D = 2048 on a small CPU) whenever one set has fewer samples than
+  dimensions; with both sets large the [N_a, N_b] matrix is the wrong way
+  round. Where `sqrtm` is well conditioned the two agree to rounding.
+
+  Args:
+    features_a: [N_a, D], N_a >= 2.
+    features_b: [N_b, D], N_b >= 2.
+
+  Returns:
+    The squared Fréchet distance.
+  """
+  a = np.asarray(features_a, np.float64)
+  b = np.asarray(features_b, np.float64)
+  if (a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]
+      or min(len(a), len(b)) < 2):
+    raise ValueError(f"FID needs two [N, D] feature sets with one D and "
+                     f"N >= 2, got {a.shape} and {b.shape}")
+  mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+  x_a = (a - mu_a) / np.sqrt(len(a) - 1)  # [N_a, D]
+  x_b = (b - mu_b) / np.sqrt(len(b) - 1)  # [N_b, D]
+  nuclear = np.sum(np.linalg.svd(x_a @ x_b.T, compute_uv=False))
+  diff = mu_a - mu_b
+  return float(diff.dot(diff) + np.sum(x_a * x_a) + np.sum(x_b * x_b)
+               - 2 * nuclear)

@@ -1,18 +1,19 @@
 r"""Projects an image into a model's latent space (`stylegan_jax.projector`).
 
   python -m stylegan_jax.project --model workdirs/demo --target face.png \
-      --num_steps 1000 --outdir out/proj [--w_plus] [--vgg16 vgg16.npz]
+      --num_steps 1000 --outdir out/proj [--w_plus] \
+      [--vgg16 vgg16-397923af.pth]
 
 writes `projected_w.npz`, `proj.png`, `target.png` and `progress.gif`, and
 prints PSNR and SSIM against the target.
 """
 
 from collections.abc import Sequence
-import functools
 import time
 
 from stylegan_jax import projector
 from stylegan_jax.errors import UserError
+from stylegan_jax.features import weights
 from stylegan_jax.tools import common
 
 
@@ -27,8 +28,12 @@ def build_parser() -> common.ArgumentParser:
   common.add_bool(p, "optimize_noise", True, "Optimise the per-layer noise "
                   "maps.")
   p.add_argument("--vgg16", default=None,
-                 help="VGG16 weights .npz (layout in stylegan_jax/vgg16.py) "
-                 "for a feature loss; default: pixel + MS-SSIM loss.")
+                 help="torchvision's VGG16 weights vgg16-397923af.pth (or "
+                 ".pth.xz) for a feature loss at LPIPS's layers; default: "
+                 "pixel + MS-SSIM loss.")
+  p.add_argument("--cache_dir", default=None,
+                 help="Where converted weights are cached (default "
+                 "$STYLEGAN_JAX_CACHE or ~/.cache/stylegan_jax).")
   p.add_argument("--class", dest="class_label", default=None,
                  help="Class name or index (conditional models only).")
   p.add_argument("--seed", type=int, default=0, help="Random seed.")
@@ -51,8 +56,8 @@ def _run(args) -> None:
                                  G.img_channels)
   loss: str | projector.FeatureFn = "pixel_msssim"
   if args.vgg16:
-    from stylegan_jax import vgg16  # pylint: disable=g-import-not-at-top
-    loss = functools.partial(vgg16.features, vgg16.load_vgg16(args.vgg16))
+    loss = projector.vgg16_features(
+        weights.load("vgg16", args.vgg16, cache_dir=args.cache_dir))
   class_index = (model.class_index(args.class_label)
                  if args.class_label is not None else None)
   print(f"projecting {args.target} into {model.source} "

@@ -34,12 +34,12 @@ import numpy as np
 
 from stylegan_jax import checkpoint
 from stylegan_jax import configs
+from stylegan_jax import evaluators
 from stylegan_jax import images
 from stylegan_jax import labels as labels_lib
 from stylegan_jax import sharding
 from stylegan_jax.data import pipeline
 from stylegan_jax.errors import ConfigError
-from stylegan_jax.metrics import swd
 from stylegan_jax.train import preemption
 from stylegan_jax.train import setup as setup_lib
 from stylegan_jax.train import state as state_lib
@@ -152,9 +152,15 @@ class _Run:
                                  class_probs=self.class_probs,
                                  stage=setup_lib.stage_at(config, 0),
                                  **hooks)
-    # What tools need to rebuild the networks from a checkpoint alone.
+    # What tools need to rebuild the networks from a checkpoint alone (and
+    # the metrics tool to draw labels as training does).
     self.meta = {"config": json.loads(config.to_json_best_effort()),
-                 "c_dim": c_dim, "class_names": list(self.class_names)}
+                 "c_dim": c_dim, "class_names": list(self.class_names),
+                 "class_probs": [float(p) for p in self.class_probs]}
+    # The metrics of every snapshot; missing weights fail here, not later.
+    self.evaluation = evaluators.from_config(
+        config, mesh=mesh, class_probs=self.class_probs, G=self.setup.G,
+        log=logging.info)
     self._restore()
     _check_stop("after restoring")
 
@@ -292,22 +298,22 @@ class _Run:
     grids = {}
 
     def snapshot():
-      """Sample grid (PNG and TensorBoard) and, when on, SWD."""
+      """Sample grid (PNG and TensorBoard) and the configured metrics."""
       if self.setup.stage not in grids:
-        grids[self.setup.stage] = (
-            _sample_grid_fn(self.setup, self.class_names),
-            _swd_fn(self.setup, self.class_probs, self.data_cfg))
-      sample_grid, compute_swd = grids[self.setup.stage]
-      grid = sample_grid(self.state)
-      scores = compute_swd(self.state) if compute_swd else {}
+        grids[self.setup.stage] = _sample_grid_fn(self.setup,
+                                                  self.class_names)
+      grid = grids[self.setup.stage](self.state)
+      results = self.evaluation(self.setup.G,
+                                {"params": self.state.ema_params,
+                                 "buffers": self.state.ema_buffers})
       if self.is_chief:
         now = int(self.state.nimg)
         path = images.save_png(grid, self.workdir / "samples" /
                                f"fakes{now:09d}.png")
         self.writer.write_images(now, {"samples": grid[None]})
         logging.info("sample grid: %s", path)
-        if scores:
-          self.writer.write_scalars(now, scores)
+        evaluators.write_results(results, self.workdir, self.writer,
+                                 nimg=now, step=int(self.state.step))
 
     def crossed(before, after, every):
       return before // every != after // every
@@ -385,42 +391,3 @@ def _sample_grid_fn(setup: setup_lib.Setup, class_names):
 
   return lambda state: images.make_grid(
       np.asarray(sample(state.ema_params, state.ema_buffers)), cols)
-
-
-def _swd_fn(setup: setup_lib.Setup, class_probs, data_cfg):
-  """SWD between G_ema's images and a fixed set of reals, or None if off.
-
-  Every process generates (the jitted generator spans all devices); process
-  0 reads its own shard's reals and computes the distance.
-  """
-  alg, G, config = setup.algorithm, setup.G, setup.config
-  n = config.train.metric_num_images
-  if n <= 0:
-    return None
-  chunk = config.train.batch_size
-  n = -(-n // chunk) * chunk
-  reals = None
-  if jax.process_index() == 0:
-    it = pipeline.create_input_iterator(data_cfg, batch_size=chunk)
-    reals = np.concatenate([next(it)["image"] for _ in range(n // chunk)])
-  rng = np.random.RandomState(config.train.seed + 2)
-  z = rng.randn(n // chunk, chunk, G.z_dim).astype(np.float32)
-  labels = (rng.choice(len(class_probs), size=n, p=class_probs) if G.c_dim
-            else np.zeros(n, np.int32))
-  c = labels_lib.one_hot(labels, G.c_dim).reshape(n // chunk, chunk, G.c_dim)
-
-  @functools.partial(jax.jit, out_shardings=sharding.replicated(setup.mesh))
-  def generate(params, buffers):
-    return jax.lax.map(
-        lambda zc: alg.render(params, buffers, {"z": zc[0], "c": zc[1]}),
-        (z, c))
-
-  def compute(state):
-    fakes = generate(state.ema_params, state.ema_buffers)
-    if reals is None:
-      return {}
-    fakes = np.asarray(fakes).reshape(reals.shape)
-    result = swd.swd(fakes, reals, jax.random.key(config.train.seed + 3))
-    return {f"metric/{k}": v for k, v in result.items()}
-
-  return compute

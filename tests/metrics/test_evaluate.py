@@ -1,4 +1,7 @@
-"""metrics: swd of a saved model, paired folders, corrupt files, errors."""
+"""metrics: swd of a saved model, paired folders, corrupt files, errors.
+
+The Inception metrics end to end are in tests/evaluators/test_inception.py.
+"""
 
 import json
 import math
@@ -9,8 +12,8 @@ import pytest
 
 from stylegan_jax import images as images_lib
 from stylegan_jax import model_io
-from stylegan_jax import sampling
 from stylegan_jax.data import embedded
+from stylegan_jax.evaluators import reals as reals_lib
 from stylegan_jax.metrics import evaluate
 from stylegan_jax.tools import metrics as metrics_tool
 from tests.tools import make_model
@@ -23,8 +26,7 @@ def _run_cli(argv, lines):
   return metrics_tool.run(args, print_fn=lines.append)
 
 # Few directions keep the SWD sort cheap on CPU.
-_SWD_FAST = {"num_directions": 16, "num_repeats": 1,
-             "descriptors_per_image": 16}
+_SWD_FAST = {"swd_directions": 16}
 
 
 @pytest.fixture(scope="module")
@@ -72,33 +74,27 @@ def test_swd_model_vs_embedded_cli(model_path, tmp_path):
 
 def test_swd_is_seeded_and_reads_short_folders(model_path, folders):
   model = model_io.load_model(model_path)
-  kwargs = dict(model=model, data="embedded", num_images=32,
-                swd_kwargs=_SWD_FAST)
-  a = evaluate.evaluate(["swd"], seed=0, **kwargs)["metrics"]
-  b = evaluate.evaluate(["swd"], seed=0, **kwargs)["metrics"]
+  kwargs = dict(model=model, data="embedded", log=lambda _: None)
+  a = evaluate.evaluate(["swd"], evals=dict(_SWD_FAST, max_images=32),
+                        **kwargs)["metrics"]
+  b = evaluate.evaluate(["swd"], evals=dict(_SWD_FAST, max_images=32),
+                        **kwargs)["metrics"]
   assert a == b
-  c = evaluate.evaluate(["swd"], seed=1, **kwargs)["metrics"]
+  c = evaluate.evaluate(["swd"], evals=dict(_SWD_FAST, max_images=32, seed=1),
+                        **kwargs)["metrics"]
   assert c != a
   # Real images from a folder: fewer than asked, so all are used, said once.
-  record = evaluate.evaluate(["swd"], model=model, data=folders[0], num_images=32,
-                        swd_kwargs=_SWD_FAST)
+  record = evaluate.evaluate(["swd"], model=model, data=folders[0],
+                             evals=dict(_SWD_FAST, max_images=32),
+                             log=lambda _: None)
   assert record["counts"] == {"swd/generated": 6, "swd/real": 6}
-  assert any("only 6 readable images" in n for n in record["notes"])
-
-
-def test_generation_cycles_classes_without_class():
-  cond = make_model(c_dim=3)
-  images = evaluate.generate_for_metrics(cond, 6, seed=0)
-  for k in range(3):
-    np.testing.assert_array_equal(
-        images[k::3], sampling.generate_images(cond, [k, k + 3],
-                                               class_label=k))
+  assert sum("only 6 readable real images" in n for n in record["notes"]) == 1
 
 
 def test_paired_identical_and_noised(folders):
   clean, noisy = folders
   metrics = ["psnr", "ssim", "ms_ssim"]
-  same = evaluate.evaluate(metrics, data=clean, data2=clean, num_images=1)
+  same = evaluate.evaluate(metrics, data=clean, data2=clean)
   assert same["metrics"]["psnr"] == math.inf
   assert same["metrics"]["ssim"] == pytest.approx(1.0, abs=1e-5)
   assert same["metrics"]["ms_ssim"] == pytest.approx(1.0, abs=1e-5)
@@ -128,10 +124,12 @@ def test_corrupt_files_are_skipped_and_counted(folders, tmp_path):
   (mixed / "bad0.png").write_bytes(b"not an image")
   (mixed / "bad1.jpg").write_bytes((clean / "img0.png").read_bytes()[:40])
   (mixed / "notes.txt").write_text("ignored: not an image extension")
-  images, info = evaluate.read_folder(mixed, 100, 8)
+  reals = reals_lib.RealImages("folder", path=str(mixed))
+  skipped = []
+  images = reals.read(100, 8, 3, skipped)
   assert images.shape == (4, 8, 8, 3) and images.dtype == np.uint8
-  assert info["found"] == 6
-  assert sorted(info["skipped"]) == ["bad0.png", "bad1.jpg"]
+  assert reals.count == 6
+  assert sorted(skipped) == ["bad0.png", "bad1.jpg"]
   record = evaluate.evaluate(["psnr"], data=clean, data2=mixed)
   # img4 and sub/img5 only in clean; bad0 and bad1 only in mixed.
   assert record["counts"] == {"pairs": 4, "pairs/skipped": 0,

@@ -99,3 +99,43 @@ def test_large_imaginary_part_is_an_error():
 def test_shape_mismatch_is_an_error():
   with pytest.raises(ValueError, match="shape"):
     fid.frechet_distance(np.zeros(2), np.eye(2), np.zeros(3), np.eye(3))
+
+
+
+def test_low_rank_form_matches_pytorch_fid_and_the_fixture():
+  # Well conditioned (N > D for both): the same number as SciPy's sqrtm.
+  rng = np.random.default_rng(6)
+  a = rng.normal(size=(200, 12)) @ rng.normal(size=(12, 12))
+  b = rng.normal(size=(150, 12)) * 2 + 0.5
+  np.testing.assert_allclose(fid.frechet_distance_low_rank(a, b),
+                             fid.fid_from_features(a, b), rtol=1e-10)
+  path = reference.require(reference.reference_dir()
+                           / "fid_inception_ternary_expected.npz")
+  with np.load(path) as f:
+    value = fid.frechet_distance_low_rank(f["fid/feats_a"], f["fid/feats_b"])
+    expected = float(f["fid/value"])
+  assert abs(value - expected) <= 1e-6 * abs(expected)
+
+
+def test_low_rank_form_with_fewer_samples_than_dimensions():
+  # N_b = 5 < D = 16, so sigma_b has rank 4 and sqrtm(sigma_a sigma_b) is
+  # singular. Reference: the symmetric form tr sqrt(R sigma_b R) with
+  # R = sigma_a^1/2 (sigma_a is well conditioned), by eigendecomposition.
+  rng = np.random.default_rng(7)
+  a = rng.normal(size=(400, 16)) @ (np.eye(16) + 0.3 * rng.normal(
+      size=(16, 16)))
+  b = rng.normal(size=(5, 16)) + 3
+  mu_a, sigma_a = fid.feature_statistics(a)
+  mu_b, sigma_b = fid.feature_statistics(b)
+  r = _sqrt_psd(sigma_a)
+  trace_sqrt = np.trace(_sqrt_psd(r @ sigma_b @ r))
+  ref = (np.sum((mu_a - mu_b) ** 2) + np.trace(sigma_a) + np.trace(sigma_b)
+         - 2 * trace_sqrt)
+  np.testing.assert_allclose(fid.frechet_distance_low_rank(a, b), ref,
+                             rtol=1e-8)
+  np.testing.assert_allclose(fid.frechet_distance_low_rank(b, a), ref,
+                             rtol=1e-8)
+  # Identical small sets score 0 to rounding.
+  assert abs(fid.frechet_distance_low_rank(b, b)) <= 1e-12 * np.trace(sigma_b)
+  with pytest.raises(ValueError, match="N >= 2"):
+    fid.frechet_distance_low_rank(b[:1], a)

@@ -87,7 +87,7 @@ def test_train_and_evaluate_takes_the_hooks(tmp_path):
 
   config = tiny_config(2)
   config.loss.pl_weight = config.loss.r1_gamma = 0.0  # Fewer programs.
-  config.train.metric_num_images = 0
+  config.evals.metrics = ""  # No SWD: fewer programs.
   state = loop.train_and_evaluate(config, str(tmp_path),
                                   extra_g_loss=extra_g,
                                   extra_d_loss=logit_l2)

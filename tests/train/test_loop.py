@@ -40,7 +40,7 @@ def tiny_config(steps: int, num_devices: int = -1):
   c.train.snapshot_kimg = 1000.0
   c.train.checkpoint_kimg = 1000.0
   c.train.grid_size = 2
-  c.train.metric_num_images = 16
+  c.evals.swd_num_images = 16
   c.mesh.num_devices = num_devices
   return c
 
