@@ -2,8 +2,8 @@
 
 Arrays are NHWC; floats are in [-1, 1] (the networks' range), uint8 in
 [0, 255]. The float -> uint8 rule is the official one,
-`clip(rint(x * 127.5 + 128 - 0.5))` (i.e. `(x * 127.5 + 128).clamp(0, 255)`
-truncated to an integer), and uint8 -> float is `x / 127.5 - 1`.
+`(x * 127.5 + 128).clamp(0, 255)` truncated to an integer, and uint8 -> float
+is `x / 127.5 - 1` (the two round-trip exactly).
 
 Reading (pillow, no TensorFlow): which files count as images, conversion of
 every pillow mode to 8-bit RGB (16-bit and float images scaled, transparency
@@ -36,7 +36,7 @@ READ_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 def to_uint8(images) -> np.ndarray:
   """[..., H, W, C] floats in [-1, 1] -> uint8 in [0, 255] (clipped)."""
   x = np.asarray(images, dtype=np.float32) * 127.5 + 128
-  return np.clip(np.rint(x - 0.5), 0, 255).astype(np.uint8)
+  return np.clip(x, 0, 255).astype(np.uint8)  # Truncates, as the official.
 
 
 def to_float(images) -> np.ndarray:

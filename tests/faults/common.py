@@ -14,7 +14,7 @@ def fault_config(steps: int = STEPS):
   config = tiny_config(steps)
   config.train.checkpoint_kimg = 3 * BATCH / 1000
   config.train.snapshot_kimg = 3 * BATCH / 1000
-  config.train.metric_num_images = 8
+  config.evals.swd_num_images = 8
   return config
 
 
