@@ -23,8 +23,9 @@ The background material's recipe, which every default follows:
 * the image starts as the content image and L-BFGS runs 300 steps.
 
 One step is one L-BFGS iteration: optax's `lbfgs` (memory 10) with its zoom
-line search (at most 20 evaluations, strong Wolfe conditions), so each step
-lowers the loss (sufficient decrease) and costs one or a few evaluations.
+line search (at most 20 evaluations, strong Wolfe conditions): a step
+costs one or a few evaluations and lowers the loss (sufficient decrease),
+unless the line search fails, when optax takes its fallback step.
 (PyTorch's `LBFGS` without a line search, as the tutorial drives it, counts
 evaluations instead.) The image is optimised unconstrained and clipped to
 [0, 1] when it is shown, saved or scored; the tutorial clamps it to [0, 1]
@@ -36,10 +37,10 @@ several style images blended with weights (the style term is the weighted
 sum of each image's term; the weights are normalised to sum to 1), a
 total-variation term `tv_weight * (mean(dx^2) + mean(dy^2))` on the [0, 1]
 image, a uniform-noise start, Adam (`scale_by_adam`, default learning rate
-0.01 in [0, 1] pixel units), and `size` for a working size that keeps the
-aspect ratio (`crop=False`: the shorter side resized to `size`, no crop). The result is
-resized back (Lanczos) to the content image's size: its full size
-without the crop, its centre square (side min(H, W)) with the recipe's.
+0.01 in [0, 1] pixel units), and any working size `size`, with the crop or
+(`crop=False`) keeping each image's aspect ratio. The result is resized
+back (Lanczos) to the content image's size: its full size without the
+crop, its centre square (side min(H, W)) with the recipe's.
 
 Evaluation numbers (the material's two, plus SSIM), all at the working
 size on the clipped image: style similarity = per style image, the sum over
@@ -203,7 +204,8 @@ class Recipe:
 
 def _check_weight(what: str, value: float) -> None:
   if not (np.isfinite(value) and value >= 0):
-    raise UserError(f"{what} must be a finite number >= 0, got {value}")
+    raise UserError(f"{what} must be a finite number >= 0, got {value} — "
+                    "give e.g. 1")
 
 
 def blend_weights(num_styles: int,
@@ -620,5 +622,6 @@ def transfer(
 
 
 if __name__ == "__main__":  # python -m stylegan_jax.style_transfer
-  from stylegan_jax.tools.style_transfer import main  # pylint: disable=g-import-not-at-top
+  # pylint: disable-next=g-import-not-at-top
+  from stylegan_jax.tools.style_transfer import main
   main()

@@ -33,6 +33,7 @@ MODULES = [
     "stylegan_jax.metrics.fid", "stylegan_jax.metrics.kid",
     "stylegan_jax.metrics.precision_recall",
     "stylegan_jax.metrics.inception_score", "stylegan_jax.metrics.ppl",
+    "stylegan_jax.style_transfer", "stylegan_jax.tools.style_transfer",
 ]
 
 

@@ -210,6 +210,7 @@ def test_crop_works_on_the_centre_square(vgg_params):
   assert error.mean() < 10.0, error.mean()
 
 
+@pytest.mark.slow  # Compiles Adam's step (~5 s on 2 cores).
 def test_adam_from_noise_with_tv_and_clipping(vgg_params):
   content, style = content_and_style()
   result = st.transfer(vgg_params, content, [style, content],

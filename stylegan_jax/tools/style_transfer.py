@@ -1,4 +1,4 @@
-r"""Paints a content image in the style of others (`stylegan_jax.style_transfer`).
+r"""Paints an image in the style of others (`stylegan_jax.style_transfer`).
 
   python -m stylegan_jax.style_transfer --content photo.jpg \
       --style painting.jpg --vgg19 vgg19-dcbb9e9d.pth --out out/styled.png
@@ -160,6 +160,8 @@ def _run(args) -> None:
     raise UserError(f"--out {out} is not a .png file — name e.g. "
                     "out/styled.png")
   common.check_output_file(out)
+  if args.gif and not args.progress_every:
+    raise UserError("--gif needs GIF frames — give --progress_every > 0")
   gif = None
   if args.progress_every:
     gif = pathlib.Path(args.gif) if args.gif else out.with_suffix(".gif")
@@ -182,8 +184,9 @@ def _run(args) -> None:
         f"style {args.style_weight:g} tv {args.tv_weight:g}", flush=True)
   result = st.transfer(
       vgg_params, content, styles, recipe=recipe, style_blend=blend,
-      size=args.size or st.RECIPE_SIZE, crop=crop, init=args.init, optimizer=args.optimizer,
-      num_steps=args.num_steps, learning_rate=args.learning_rate,
+      size=args.size or st.RECIPE_SIZE, crop=crop, init=args.init,
+      optimizer=args.optimizer, num_steps=args.num_steps,
+      learning_rate=args.learning_rate,
       clip_every_step=args.clip_every_step, seed=args.seed,
       progress_every=args.progress_every, log_every=args.log_every)
 

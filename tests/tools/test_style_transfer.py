@@ -101,6 +101,8 @@ def test_cli_recipe_crop_saves_the_centre_square(files):
     (["--num_steps", "-1"], "--num_steps must be in"),
     (["--progress_every", "1", "--num_steps", "5000"], "GIF frames"),
     (["--out", "styled.jpg"], "is not a .png file"),
+    (["--gif", "g.gif", "--progress_every", "0"], "--gif needs GIF frames"),
+    (["--style_weight", "nan"], "style weight must be a finite number"),
     (["--optimizer", "sgd"], "invalid choice"),
 ])
 def test_cli_mistakes_are_one_line(files, capsys, args, match):
