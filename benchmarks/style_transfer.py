@@ -6,7 +6,7 @@ r"""The style-transfer example of RESULTS.md: procedural content and style.
 Renders a content image ('circles') and a style image ('mondrian') of the
 embedded art set at 256 px, runs `python -m stylegan_jax.style_transfer`
 with the recipe's defaults on them, and writes into `--outdir` the strip
-`example.png` (content | style | result) and `example.json` (the tool's
+`<name>.png` (content | style | result) and `<name>.json` (the tool's
 numbers: style similarity, content preservation, SSIM); the tool's own
 outputs (result, GIF) go to `--workdir`. Without `--vgg19` it uses the
 fixture's ternary random VGG19 (../shared/reference), so the picture shows
@@ -45,6 +45,8 @@ def main() -> None:
   p.add_argument("--num_steps", type=int, default=300)
   p.add_argument("--outdir", default=str(ROOT / "benchmarks" /
                                          "style_transfer"))
+  p.add_argument("--name", default="example",
+                 help="Names the strip and numbers: <name>.png, .json.")
   p.add_argument("--workdir", default=None,
                  help="Where the tool writes (default: a temporary folder).")
   p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
@@ -65,7 +67,7 @@ def main() -> None:
   with Image.open(work / "result.png") as img:
     result = np.asarray(img.convert("RGB"))
   strip = np.concatenate([content, style, result], axis=1)  # [256, 768, 3]
-  images.save_png(strip, outdir / "example.png")
+  images.save_png(strip, outdir / f"{args.name}.png")
   report = json.loads((work / "result.json").read_text())
   report["content"] = "embedded %s, seed %d, %d px" % (
       embedded.STYLE_NAMES[CONTENT[0]], CONTENT[1], SIZE)
@@ -74,9 +76,10 @@ def main() -> None:
   report["vgg19"] = ("the fixture's ternary random VGG19" if pathlib.Path(
       args.vgg19).resolve() == FIXTURE.resolve() else
                      pathlib.Path(args.vgg19).name)
-  (outdir / "example.json").write_text(json.dumps(report, indent=1) + "\n")
-  print(f"wrote {outdir / 'example.png'} and {outdir / 'example.json'} "
-        f"(tool outputs in {work})")
+  (outdir / f"{args.name}.json").write_text(
+      json.dumps(report, indent=1) + "\n")
+  print(f"wrote {outdir / args.name}.png and .json (tool outputs in "
+        f"{work})")
 
 
 if __name__ == "__main__":

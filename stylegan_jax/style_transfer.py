@@ -481,7 +481,6 @@ def _adam_step(objective, x, opt_state, learning_rate, clip):
   return x, opt_state, value
 
 
-
 @dataclasses.dataclass(frozen=True)
 class StyleTransferResult:
   """What `transfer` made.
