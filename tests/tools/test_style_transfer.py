@@ -60,7 +60,8 @@ def test_cli_writes_image_gif_and_numbers(files, capsys):
   assert report["loss_end"] < report["loss_start"]
   scores, start = report["scores"], report["content_scores"]
   assert scores["style_distance"][0] < start["style_distance"][0]
-  assert start["content_distance"] == 0.0 and start["ssim"] == 1.0
+  assert start["content_distance"] == 0.0
+  assert start["ssim"] == pytest.approx(1.0, abs=1e-6)
   assert 0.0 < scores["ssim"] < 1.0
   # The printed numbers are the written ones.
   assert f"{scores['style_distance'][0]:.6g} (content image: " in printed
