@@ -40,8 +40,17 @@ The optimisation, step i of T, t = i / T:
     mean_{h,w} sum_c (F_x - F_y)^2. This is LPIPS with all linear weights 1
     (its "baseline" variant), not the learned LPIPS.
 
+* With a `style` target (`style_transfer.style_objective`: VGG19 Gram
+  matrices of one or more style images, as in Gatys et al.), the loss adds
+  its weighted Gram-matrix MSE on the synthesised image, mapped to [0, 1],
+  grayscale repeated to RGB and, above 256 px, resized to 256 as for the
+  feature distance. The image then keeps the target's structure (the
+  distance) and takes on the painting's style (the Gram term).
+
 The result's PSNR and SSIM compare the image clipped to [-1, 1] (what
-`proj.png` shows) with the target, via `metrics.image_quality`.
+`proj.png` shows) with the target, via `metrics.image_quality`; with a
+style target its style distance (per style image, the summed Gram MSE) is
+reported too.
 """
 
 from collections.abc import Callable, Sequence
@@ -61,6 +70,7 @@ from stylegan_jax import images as images_lib
 from stylegan_jax import model_io
 from stylegan_jax.features import lpips
 from stylegan_jax.features import vgg
+from stylegan_jax import style_transfer
 from stylegan_jax.metrics import image_quality
 
 INITIAL_LR = 0.1
@@ -90,6 +100,8 @@ class ProjectionResult:
     frames: [F, H, W, C] uint8 snapshots every `progress_every` steps (and
       the final image); empty when progress_every is 0.
     losses: [num_steps] total loss per step.
+    style_distance: with a style target, per style image the summed
+      Gram-matrix MSE of the clipped image over the style layers; else None.
   """
 
   ws: np.ndarray
@@ -99,6 +111,7 @@ class ProjectionResult:
   ssim: float
   frames: np.ndarray
   losses: np.ndarray
+  style_distance: tuple[float, ...] | None = None
 
 
 def learning_rate(t: float | jax.Array, initial_lr: float = INITIAL_LR,
@@ -264,6 +277,7 @@ def project(
     noise_reg_weight: float = NOISE_REG_WEIGHT,
     initial_lr: float = INITIAL_LR,
     verbose: bool = False,
+    style: style_transfer.Objective | None = None,
 ) -> ProjectionResult:
   """Finds ws (and noise maps) whose image matches `target`.
 
@@ -281,6 +295,8 @@ def project(
     noise_reg_weight: weight of `noise_regularization`.
     initial_lr: peak learning rate.
     verbose: print the loss now and then.
+    style: an optional style target (`style_transfer.style_objective`)
+      whose weighted Gram-matrix loss is added (see the module docstring).
 
   Returns:
     A ProjectionResult.
@@ -298,19 +314,23 @@ def project(
     c = jax.nn.one_hot(class_index, G.c_dim)
   w_start, w_std = w_statistics(model, c)
 
+  def prepare(img):  # [N, H, W, C] -> RGB, at most 256 px (features)
+    if img.shape[-1] == 1:
+      img = jnp.tile(img, (1, 1, 1, 3))
+    if img.shape[1] > FEATURE_RESOLUTION:
+      img = jax.image.resize(
+          img, (img.shape[0], FEATURE_RESOLUTION, FEATURE_RESOLUTION, 3),
+          "linear", antialias=True)
+    return img
+
+  def style_terms(img):  # [1, H, W, C] in [-1, 1] -> Objective.terms
+    return style.terms(prepare((img + 1.0) / 2.0))
+
   # The distance, with the target's features computed once.
   if loss == "pixel_msssim":
     def distance(img):  # [1, H, W, C] -> scalar
       return pixel_msssim_distance(img, target[None])[0]
   elif callable(loss):
-    def prepare(img):
-      if img.shape[-1] == 1:
-        img = jnp.tile(img, (1, 1, 1, 3))
-      if img.shape[1] > FEATURE_RESOLUTION:
-        img = jax.image.resize(
-            img, (img.shape[0], FEATURE_RESOLUTION, FEATURE_RESOLUTION, 3),
-            "linear", antialias=True)
-      return img
     target_features = jax.jit(lambda t: loss(prepare(t)))(target[None])
 
     def distance(img):
@@ -344,6 +364,8 @@ def project(
   def loss_fn(params, w_noise):
     img = synthesize(params, to_ws(params["w"] + w_noise))
     dist = distance(img)
+    if style is not None:
+      dist = dist + style_terms(img)["total"]
     reg = (noise_regularization(list(params["noise"].values()))
            if "noise" in params else jnp.zeros(()))
     return dist + noise_reg_weight * reg, (dist, reg)
@@ -384,12 +406,18 @@ def project(
   noise = None
   if "noise" in params:
     noise = {p: np.asarray(n) for p, n in params["noise"].items()}
+  style_distance = None
+  if style is not None:
+    terms = jax.jit(style_terms)(clipped)
+    style_distance = tuple(float(d) for d in
+                           np.asarray(terms["style"]).sum(axis=1))
   return ProjectionResult(
       ws=np.asarray(to_ws(params["w"])), noise=noise, image=np.asarray(image),
       psnr=psnr, ssim=ssim,
       frames=(np.stack(frames) if frames else
               np.zeros((0, res, res, G.img_channels), np.uint8)),
-      losses=np.asarray(jnp.stack(losses)) if losses else np.zeros((0,)))
+      losses=np.asarray(jnp.stack(losses)) if losses else np.zeros((0,)),
+      style_distance=style_distance)
 
 
 def _renormalize(n: jax.Array) -> jax.Array:

@@ -34,6 +34,7 @@ MODULES = [
     "stylegan_jax.metrics.precision_recall",
     "stylegan_jax.metrics.inception_score", "stylegan_jax.metrics.ppl",
     "stylegan_jax.evaluators", "stylegan_jax.evaluators.evaluation",
+    "stylegan_jax.style_transfer", "stylegan_jax.tools.style_transfer",
 ]
 
 
