@@ -33,6 +33,9 @@ MODULES = [
     "stylegan_jax.metrics.fid", "stylegan_jax.metrics.kid",
     "stylegan_jax.metrics.precision_recall",
     "stylegan_jax.metrics.inception_score", "stylegan_jax.metrics.ppl",
+    "stylegan_jax.nets.pix2pix", "stylegan_jax.data.paired",
+    "stylegan_jax.train.pix2pix", "stylegan_jax.translation",
+    "stylegan_jax.tools.translate", "stylegan_jax.translate",
 ]
 
 
