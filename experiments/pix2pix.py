@@ -38,7 +38,7 @@ def get_config(arg=None):
   d.paired_direction = a.direction
   d.resolution = a.res or (32 if embedded else 256)
   d.embedded_num_images = 2000
-  d.paired_eval_images = 16
+  d.paired_eval_images = 64 if embedded else 16
   # The paper's jitter and mirroring for real pairs; the embedded set has
   # enough pairs, and upscaling a 32 px drawing would blur its lines.
   d.paired_jitter = d.xflip = not embedded
@@ -61,7 +61,7 @@ def get_config(arg=None):
   config.optim.eps = 1e-8
 
   t.batch_size = a.batch or (4 if embedded else 1)
-  t.total_kimg = a.kimg or (12.0 if embedded else 80.0)
+  t.total_kimg = a.kimg or (16.0 if embedded else 80.0)
   t.ema_kimg = 0.0  # G_ema is G: the paper averages no weights.
   t.ema_rampup = None
   t.log_every_kimg = 0.5 if embedded else 2.0

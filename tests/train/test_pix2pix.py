@@ -276,28 +276,25 @@ def test_resume_is_bit_identical(four_steps, tmp_path):
 
 @pytest.mark.slow
 def test_short_training_lowers_held_out_l1():
-  """200 steps of batch 8 on 400 pairs (4 epochs) at 16 px.
+  """1000 steps (4 kimg) of the demo experiment (32 px, batch 4).
 
-  The untrained U-Net outputs near-uniform grey (L1 about 0.55 against the
-  held-out paintings). A line drawing does not fix the colours of most
-  styles, so even a perfect translator keeps a large L1; what it can learn
-  in 200 steps is the structure (where lines and white paper are). The test
-  asks for a 15% lower held-out L1; the recorded run reaches more (see the
-  report in benchmarks/RESULTS.md for the full-length run).
+  The untrained U-Net outputs near-uniform grey: L1 about 0.56 against the
+  64 held-out paintings. A line drawing does not fix the colours of most
+  styles, and grey is close to the best L1 guess for a colour that is not
+  known, so even a perfect translator keeps a large L1; what is learned
+  first is the structure (white paper, black lines, where the spots are).
+  The test asks for a held-out L1 at least 10% below the untrained one; the
+  recorded run reached 14.5% at 1000 steps (and 17% at 1500).
   """
-  config = tiny_config(200)
-  config.data.embedded_num_images = 400
-  config.data.shuffle_buffer = 400
-  config.data.paired_eval_images = 64
-  config.model.pix2pix_g_channels = config.model.pix2pix_d_channels = 16
-  config.model.pix2pix_channel_max = 64
-  config.train.batch_size = 8
+  config = _experiment()
   config.mesh.num_devices = 1
   configs.validate(config, num_devices=1)
   s = setup.build(config, 0, sharding.create_mesh(1))
   data_cfg = pipeline.DataConfig.from_config(config.data)
   held = pipeline.paired_eval_set(data_cfg)
-  it = pipeline.create_input_iterator(data_cfg, batch_size=8)
+  assert held["source"].shape == (64, 32, 32, 3)
+  it = pipeline.create_input_iterator(data_cfg,
+                                      batch_size=config.train.batch_size)
   state = s.init()
 
   def held_out_l1(params):
@@ -307,9 +304,9 @@ def test_short_training_lowers_held_out_l1():
                                 batch_size=64)["l1"]
 
   before = held_out_l1(state.ema_params)
-  for step in range(200):
+  for step in range(1000):
     state, _ = s.run_iteration(state, s.global_batch(next(it)), step)
   after = held_out_l1(state.ema_params)
   print(f"held-out L1: {before:.4f} -> {after:.4f}")
-  assert 0.45 < before < 0.65
-  assert after < 0.85 * before
+  assert 0.5 < before < 0.62
+  assert after < 0.9 * before
