@@ -283,8 +283,8 @@ def test_short_training_lowers_held_out_l1():
   styles, and grey is close to the best L1 guess for a colour that is not
   known, so even a perfect translator keeps a large L1; what is learned
   first is the structure (white paper, black lines, where the spots are).
-  The test asks for a held-out L1 at least 10% below the untrained one; the
-  recorded run reached 14.5% at 1000 steps (and 17% at 1500).
+  The test asks for a held-out L1 at least 10% below the untrained one; on
+  the development CPU it went from 0.5637 to 0.4750 (16% lower).
   """
   config = _experiment()
   config.mesh.num_devices = 1
