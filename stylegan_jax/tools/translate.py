@@ -95,8 +95,11 @@ def _read(path: pathlib.Path, resolution: int, layout: str,
   a, b = pair[:, :half], pair[:, half:2 * half]
   if direction == "BtoA":
     a, b = b, a
-  square = lambda x: np.asarray(images.center_crop_resize(  # pylint: disable=unnecessary-lambda-assignment
-      Image.fromarray(x), resolution))
+
+  def square(x):
+    return np.asarray(images.center_crop_resize(Image.fromarray(x),
+                                                resolution))
+
   return square(a), square(b)
 
 
