@@ -24,8 +24,16 @@ from stylegan_jax import errors
 from stylegan_jax.errors import ConfigError
 from stylegan_jax.evaluators import specs as eval_specs
 
-ARCHS = ("stylegan2",)  # Training algorithms (`train.setup.ALGORITHMS`).
-SOURCES = ("embedded", "wikiart", "image_folder")
+# Training algorithms (`train.setup.ALGORITHMS`).
+ARCHS = ("stylegan2", "pix2pix")
+SOURCES = ("embedded", "wikiart", "image_folder", "paired", "embedded_paired")
+# Sources generated in the package (no data_dir), and those of (source,
+# target) pairs for image-to-image translation (model.arch='pix2pix').
+EMBEDDED_SOURCES = ("embedded", "embedded_paired")
+PAIRED_SOURCES = ("paired", "embedded_paired")
+PAIRED_LAYOUTS = ("side_by_side", "folders")
+PAIRED_DIRECTIONS = ("AtoB", "BtoA")
+PIX2PIX_NORMS = ("instance", "batch", "none")
 CROPS = ("center", "pad")
 ARCHITECTURES = ("orig", "skip", "resnet")
 MATMUL_PRECISIONS = ("default", "high", "highest", "bfloat16", "tensorfloat32",
@@ -75,6 +83,18 @@ def base_config() -> ml_collections.ConfigDict:
   # A folder changed since it was prepared: 'reprepare' it, or
   # 'use_prepared' as it is (with a warning saying how many files changed).
   config.data.on_change = "reprepare"
+  # Paired sources (pix2pix). 'paired' reads data_dir: 'side_by_side' A|B
+  # images in one file, or 'folders' data_dir/A and data_dir/B with matching
+  # names; 'embedded_paired' draws line drawings -> the embedded paintings
+  # (embedded_num_images pairs, embedded_seed).
+  config.data.paired_layout = "side_by_side"  # One of PAIRED_LAYOUTS.
+  config.data.paired_direction = "AtoB"  # AtoB: A (left) is the source.
+  # The paper's random jitter: resize to 286/256 of the resolution, then a
+  # random crop back (mirroring is data.xflip, applied to both images).
+  config.data.paired_jitter = False
+  # Held-out pairs (evaluation and sample grids): the last ones by name for
+  # 'paired' (not trained on), extra drawings for 'embedded_paired'.
+  config.data.paired_eval_images = 16
 
   config.model = ml_collections.ConfigDict()
   config.model.arch = "stylegan2"  # One of ARCHS.
@@ -91,6 +111,13 @@ def base_config() -> ml_collections.ConfigDict:
   config.model.mbstd_num_channels = 1
   # None: fused modulated convs on GPU/TPU, non-fused on CPU.
   config.model.fused_modconv = ml_collections.config_dict.placeholder(bool)
+  # pix2pix (model.arch='pix2pix'): U-Net G and PatchGAN D, as the paper.
+  config.model.pix2pix_g_channels = 64  # ngf: the U-Net's outer width.
+  config.model.pix2pix_d_channels = 64  # ndf: the PatchGAN's first width.
+  config.model.pix2pix_channel_max = 512  # The widest layer (8 x 64).
+  config.model.pix2pix_d_layers = 3  # Stride-2 layers; 3: 70x70 patches.
+  config.model.pix2pix_norm = "instance"  # One of PIX2PIX_NORMS.
+  config.model.pix2pix_dropout = 0.5  # In the 3 innermost decoder layers.
 
   config.loss = ml_collections.ConfigDict()
   config.loss.r1_gamma = 10.0
@@ -98,6 +125,7 @@ def base_config() -> ml_collections.ConfigDict:
   config.loss.pl_decay = 0.01
   config.loss.pl_batch_shrink = 2
   config.loss.style_mixing_prob = 0.9
+  config.loss.l1_weight = 100.0  # pix2pix: lambda of the L1 term.
 
   config.optim = ml_collections.ConfigDict()
   config.optim.g_lr = 0.002
@@ -325,7 +353,7 @@ def validate(config: ml_collections.ConfigDict, *,
            f"one of {', '.join(ON_CHANGE)}")
   _require(d.embedded_num_images >= 1, "data.embedded_num_images",
            d.embedded_num_images, "use a positive number of images")
-  if d.source != "embedded":
+  if d.source not in EMBEDDED_SOURCES:
     _require(bool(d.data_dir), "data.data_dir", d.data_dir,
              f"source {d.source!r} reads images from a folder: set "
              "data.data_dir (or the experiment's data= argument)")
@@ -411,9 +439,57 @@ def validate(config: ml_collections.ConfigDict, *,
   _require(config.mesh.num_devices == -1 or config.mesh.num_devices >= 1,
            "mesh.num_devices", config.mesh.num_devices,
            "use -1 (all devices) or a positive count")
-  if check_paths and d.source != "embedded":
+  _check_pix2pix(config)
+  if check_paths and d.source not in EMBEDDED_SOURCES:
     _check_data_dir(d.data_dir)
+    if d.source == "paired" and d.paired_layout == "folders":
+      for side in ("A", "B"):
+        _check_data_dir(os.path.join(d.data_dir, side))
   eval_specs.check_evals(config.evals, check_paths=check_paths)
+
+
+def _check_pix2pix(config: ml_collections.ConfigDict) -> None:
+  """The paired data and pix2pix settings (see `validate`)."""
+  d, m, t = config.data, config.model, config.train
+  _require(d.paired_layout in PAIRED_LAYOUTS, "data.paired_layout",
+           d.paired_layout, f"one of {', '.join(PAIRED_LAYOUTS)}")
+  _require(d.paired_direction in PAIRED_DIRECTIONS, "data.paired_direction",
+           d.paired_direction, f"one of {', '.join(PAIRED_DIRECTIONS)}")
+  _require(1 <= d.paired_eval_images <= 100_000, "data.paired_eval_images",
+           d.paired_eval_images, "hold out 1 to 100,000 pairs")
+  paired = d.source in PAIRED_SOURCES
+  if m.arch == "pix2pix" and not paired:
+    raise ConfigError(
+        f"model.arch='pix2pix' trains on image pairs, but data.source="
+        f"{d.source!r} has none — use data.source='embedded_paired', or "
+        "'paired' with data.data_dir")
+  if paired and m.arch != "pix2pix":
+    raise ConfigError(
+        f"data.source={d.source!r} holds image pairs for pix2pix — set "
+        "model.arch='pix2pix' (experiments/pix2pix.py) or an unpaired source")
+  if m.arch != "pix2pix":
+    return
+  for key in ("pix2pix_g_channels", "pix2pix_d_channels",
+              "pix2pix_channel_max"):
+    _require(m[key] >= 1, f"model.{key}", m[key], "use a positive integer")
+  layers = m.pix2pix_d_layers
+  patches = d.resolution // 2**layers - 2 if layers >= 0 else 0
+  _require(layers >= 1 and patches >= 1, "model.pix2pix_d_layers", layers,
+           f"use 1 or more stride-2 layers that leave patches at "
+           f"data.resolution={d.resolution} (it needs 3 * 2**layers px)")
+  _require(m.pix2pix_norm in PIX2PIX_NORMS, "model.pix2pix_norm",
+           m.pix2pix_norm, f"one of {', '.join(PIX2PIX_NORMS)}")
+  _require(0 <= m.pix2pix_dropout < 1, "model.pix2pix_dropout",
+           m.pix2pix_dropout, "use a rate in [0, 1)")
+  _require(config.loss.l1_weight >= 0 and math.isfinite(
+      config.loss.l1_weight), "loss.l1_weight", config.loss.l1_weight,
+           "use a finite number >= 0 (100 in the paper)")
+  _require(not d.conditional, "data.conditional", d.conditional,
+           "pix2pix is conditioned on the source image, not on labels: "
+           "set it to False")
+  _require(not config.evals.metrics.strip(), "evals.metrics",
+           config.evals.metrics, "the metrics score unconditional samples; "
+           "pix2pix is scored on its held-out pairs instead: set it to ''")
 
 
 def _check_data_dir(data_dir: str) -> None:

@@ -35,6 +35,9 @@ MODULES = [
     "stylegan_jax.metrics.inception_score", "stylegan_jax.metrics.ppl",
     "stylegan_jax.evaluators", "stylegan_jax.evaluators.evaluation",
     "stylegan_jax.style_transfer", "stylegan_jax.tools.style_transfer",
+    "stylegan_jax.nets.pix2pix", "stylegan_jax.data.paired",
+    "stylegan_jax.train.pix2pix", "stylegan_jax.translation",
+    "stylegan_jax.tools.translate", "stylegan_jax.translate",
 ]
 
 

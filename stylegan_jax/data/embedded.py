@@ -337,8 +337,8 @@ def image_seed(seed: int, index: int) -> int:
   return seed * 2**32 + index
 
 
-def make_dataset(num_images: int, resolution: int,
-                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def make_dataset(num_images: int, resolution: int, seed: int = 0, *,
+                 start: int = 0) -> tuple[np.ndarray, np.ndarray]:
   """Builds the embedded dataset in memory.
 
   Labels cycle through the styles (image i has style i % len(STYLE_NAMES)),
@@ -349,21 +349,24 @@ def make_dataset(num_images: int, resolution: int,
     num_images: number of images N.
     resolution: height and width in pixels, 8 to 1024.
     seed: non-negative dataset seed.
+    start: index of the first image: images start .. start + N - 1 of the
+      stream (e.g. a held-out set after the first `start`).
 
   Returns:
     (images uint8 [N, resolution, resolution, 3], labels int32 [N]).
   """
   _check(0, resolution)
-  if num_images < 0 or seed < 0:
-    raise ValueError(
-        f"num_images and seed must be non-negative, got {num_images}, {seed}")
-  labels = np.arange(num_images, dtype=np.int32) % len(STYLE_NAMES)
+  if num_images < 0 or seed < 0 or start < 0:
+    raise ValueError(f"num_images, seed and start must be non-negative, got "
+                     f"{num_images}, {seed}, {start}")
+  index_of = np.arange(start, start + num_images)
+  labels = (index_of % len(STYLE_NAMES)).astype(np.int32)
   images = np.empty((num_images, resolution, resolution, 3), np.uint8)
   chunk = max(1, _CHUNK_PIXELS // (resolution * _supersample(resolution))**2)
   for style in range(len(STYLE_NAMES)):
     index = np.flatnonzero(labels == style)
-    for start in range(0, len(index), chunk):
-      part = index[start:start + chunk]
-      seeds = [image_seed(seed, int(i)) for i in part]
+    for first in range(0, len(index), chunk):
+      part = index[first:first + chunk]
+      seeds = [image_seed(seed, int(index_of[i])) for i in part]
       images[part] = _render_batch(style, seeds, resolution)
   return images, labels

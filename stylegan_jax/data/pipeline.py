@@ -3,8 +3,10 @@
 This module owns everything between a data source and the NumPy batches the
 training loop shards onto devices: choosing the source (the embedded art set,
 a WikiArt copy or any image folder, the last two through the TFDS builders in
-`tfds_builders.py`), this host's shard, the epoch order, decoding, crop or pad to
-square, resizing, flipping, scaling to [-1, 1], batching and prefetching.
+`tfds_builders.py`; or, for pix2pix, image pairs: the embedded paired set or
+a folder of pairs, see "Paired data" below), this host's shard, the epoch
+order, decoding, crop or pad to square, resizing, flipping, scaling to
+[-1, 1], batching and prefetching.
 
 Choices, so runs can be compared and resumed:
 
@@ -48,6 +50,21 @@ Choices, so runs can be compared and resumed:
   `data_dir`. They are prepared on first use and reused afterwards. With
   several processes, each prepares into its own `tfds_dir` unless that is
   already prepared; prepare once beforehand on a shared file system.
+
+Paired data (`source='paired'` or `'embedded_paired'`) yields batches of
+{'source', 'image', 'label'}: the source image, its target and zero labels.
+A folder holds either side-by-side A|B images (`paired_layout=
+'side_by_side'`, each file split at half its width) or matching names in
+`data_dir/A` and `data_dir/B` (`'folders'`, matched by the name without its
+extension); `paired_direction='AtoB'` makes A the source. The files are
+read directly (no TFDS preparation), in name order, and the last
+`paired_eval_images` pairs are held out: never trained on, returned by
+`paired_eval_set`. The embedded paired set (`data/paired.py`) holds out the
+drawings after the training ones instead. Both images of a pair get the same
+crop, resize and flip; with `paired_jitter`, they are resized to 286/256 of
+the resolution and cropped back at one random offset (the paper's random
+jitter), drawn like the flips from a stateless hash of (seed, position), so
+paired streams resume bit-identically too.
 """
 
 import dataclasses
@@ -61,13 +78,17 @@ import numpy as np
 import tensorflow as tf
 
 from stylegan_jax import configs
+from stylegan_jax import images as images_lib
 from stylegan_jax.data import embedded
+from stylegan_jax.data import paired
+from stylegan_jax.errors import UserError
 
 # Threads TensorFlow may use for its own ops and for tf.data.
 _TF_THREADS = 2
 # Salts that separate the shuffle and flip streams drawn from one seed.
 _SHUFFLE_SALT = 0x5EED
 _FLIP_SALT = 0xF11B
+_JITTER_SALT = 0x717E
 _UNKNOWN_CLASS = "<unknown>"
 
 
@@ -93,10 +114,15 @@ class DataConfig:
     crop: 'center' to centre-crop to a square, 'pad' to pad to one.
     shuffle_buffer: examples in the shuffle buffer.
     seed: seed of the epoch order and the flips.
-    embedded_num_images: size of the embedded dataset.
+    embedded_num_images: size of the embedded dataset (training pairs of
+      the embedded paired set).
     embedded_seed: seed the embedded images are drawn from.
     on_change: when the images folder changed since it was prepared:
       'reprepare' or 'use_prepared' (`tfds_builders.prepare`).
+    paired_layout: 'side_by_side' or 'folders' (source 'paired').
+    paired_direction: 'AtoB' (A is the source) or 'BtoA'.
+    paired_jitter: the paper's random resize-and-crop jitter for pairs.
+    paired_eval_images: pairs held out for evaluation.
   """
 
   source: str
@@ -112,6 +138,10 @@ class DataConfig:
   embedded_num_images: int
   embedded_seed: int
   on_change: str
+  paired_layout: str
+  paired_direction: str
+  paired_jitter: bool
+  paired_eval_images: int
 
   @classmethod
   def from_config(cls, data: ml_collections.ConfigDict, *,
@@ -137,7 +167,7 @@ class DataConfig:
     if self.shuffle_buffer < 1:
       raise ValueError(
           f"shuffle_buffer must be positive, got {self.shuffle_buffer}")
-    if self.source != "embedded" and not self.data_dir:
+    if self.source not in configs.EMBEDDED_SOURCES and not self.data_dir:
       raise ValueError(f"source {self.source!r} needs data_dir")
 
 
@@ -176,6 +206,7 @@ class _Source:
     class_names: names of the label values (empty when unconditional).
     label_counts: images per class in the whole dataset (all hosts), int64
       [len(class_names)], or None if unknown.
+    paired: `decode` returns a (source, target) pair of uint8 images.
   """
 
   dataset: tf.data.Dataset
@@ -183,6 +214,7 @@ class _Source:
   num_examples: int
   class_names: tuple[str, ...]
   label_counts: np.ndarray | None
+  paired: bool = False
 
 
 def _embedded_source(cfg: DataConfig, process_index: int,
@@ -325,6 +357,145 @@ def _maybe_flip(image: tf.Tensor, index: tf.Tensor, seed: int) -> tf.Tensor:
   return tf.cond(flip, lambda: image[:, ::-1], lambda: image)
 
 
+# -------------------------------------------------------------- paired data --
+
+
+def jitter_size(resolution: int) -> int:
+  """The size pairs are resized to before the random crop (286 for 256)."""
+  return int(round(resolution * 286 / 256))
+
+
+def _paired_files(cfg: DataConfig) -> list[tuple[str, str]]:
+  """Every pair's files, in name order: (path, '') or (A path, B path)."""
+  root = os.path.abspath(os.path.expanduser(cfg.data_dir))
+  if cfg.paired_layout == "side_by_side":
+    pairs = [(os.path.join(root, name), "")
+             for name in images_lib.find_images(root)]
+    expected = "side-by-side A|B image files"
+  else:
+    sides = []
+    for side in ("A", "B"):
+      folder = os.path.join(root, side)
+      sides.append({os.path.splitext(name)[0]: os.path.join(folder, name)
+                    for name in images_lib.find_images(folder)})
+    a, b = sides
+    names = sorted(set(a) & set(b))
+    unmatched = len(a) + len(b) - 2 * len(names)
+    if unmatched:
+      logging.warning("data: %d files in %s/A and %s/B have no partner of "
+                      "the same name; they are skipped", unmatched, root, root)
+    pairs = [(a[name], b[name]) for name in names]
+    expected = "images in A/ and B/ with matching names"
+  if not pairs:
+    raise UserError(f"no image pairs in {root} — data.paired_layout="
+                    f"{cfg.paired_layout!r} expects {expected}")
+  if len(pairs) <= cfg.paired_eval_images:
+    raise UserError(
+        f"{root} has {len(pairs)} pairs and data.paired_eval_images="
+        f"{cfg.paired_eval_images} would hold out all of them — hold out "
+        "fewer (--config.data.paired_eval_images=...)")
+  return pairs
+
+
+def _decode_pair(cfg: DataConfig):
+  """record -> (source, target) uint8 images, per layout and direction."""
+
+  def read(path):
+    return tf.io.decode_image(tf.io.read_file(path), channels=3,
+                              dtype=tf.uint8, expand_animations=False)
+
+  def decode(record):
+    if cfg.source == "embedded_paired":
+      a, b = record
+    elif cfg.paired_layout == "side_by_side":
+      image = read(record[0])
+      half = tf.shape(image)[1] // 2
+      a, b = image[:, :half], image[:, half:2 * half]
+    else:
+      a, b = read(record[0]), read(record[1])
+    return (a, b) if cfg.paired_direction == "AtoB" else (b, a)
+
+  return decode
+
+
+def _paired_records(cfg: DataConfig, held_out: bool):
+  """The training or held-out records: arrays to slice, and their count."""
+  if cfg.source == "embedded_paired":
+    n, m = cfg.embedded_num_images, cfg.paired_eval_images
+    a, b = paired.make_pairs(m if held_out else n, cfg.resolution,
+                             cfg.embedded_seed, start=n if held_out else 0)
+    return (a, b), len(a)
+  pairs = _paired_files(cfg)
+  pairs = pairs[len(pairs) - cfg.paired_eval_images:] if held_out else (
+      pairs[:len(pairs) - cfg.paired_eval_images])
+  return np.array(pairs, dtype=object).astype(str), len(pairs)
+
+
+def _paired_source(cfg: DataConfig, process_index: int,
+                   process_count: int) -> _Source:
+  records, n = _paired_records(cfg, held_out=False)
+  per_host = n // process_count
+  rows = slice(process_index, per_host * process_count, process_count)
+  records = (tuple(r[rows] for r in records) if isinstance(records, tuple)
+             else records[rows])
+  labels = np.zeros([per_host], np.int32)
+  dataset = tf.data.Dataset.from_tensor_slices((records, labels))
+  return _Source(dataset=dataset, decode=_decode_pair(cfg),
+                 num_examples=per_host, class_names=(),
+                 label_counts=np.zeros([0], np.int64), paired=True)
+
+
+def _prepare_pair(pair, index: tf.Tensor, cfg: DataConfig,
+                  augment: bool = True) -> dict[str, tf.Tensor]:
+  """Both images cropped, resized, jittered and flipped alike.
+
+  Args:
+    pair: (source, target) uint8 [h, w, 3] tensors.
+    index: the example's position in the stream (seeds jitter and flips).
+    cfg: the data config.
+    augment: apply `paired_jitter` and `xflip` (off for held-out pairs).
+
+  Returns:
+    {'source', 'image'}: float32 [R, R, 3] each, in [-1, 1].
+  """
+  res = cfg.resolution
+  size = jitter_size(res) if augment and cfg.paired_jitter else res
+  both = tf.concat([preprocess(pair[0], size, cfg.crop),
+                    preprocess(pair[1], size, cfg.crop)], axis=-1)
+  if size != res:
+    key = tf.stack([tf.constant(cfg.seed * 65536 + _JITTER_SALT, tf.int64),
+                    tf.cast(index, tf.int64)])
+    offset = tf.random.stateless_uniform(
+        [2], seed=key, minval=0, maxval=size - res + 1, dtype=tf.int32,
+        alg="philox")
+    both = tf.slice(both, [offset[0], offset[1], 0], [res, res, 6])
+  if augment and cfg.xflip:
+    both = _maybe_flip(both, index, cfg.seed)
+  both = tf.ensure_shape(both, [res, res, 6])
+  return {"source": both[..., :3], "image": both[..., 3:]}
+
+
+def paired_eval_set(cfg: DataConfig) -> dict[str, np.ndarray]:
+  """The held-out pairs, prepared as in training without jitter or flips.
+
+  Args:
+    cfg: a paired data config.
+
+  Returns:
+    {'source', 'image'}: float32 [M, R, R, 3] in [-1, 1], M =
+    `paired_eval_images`, in a fixed order (the same on every host).
+  """
+  if cfg.source not in configs.PAIRED_SOURCES:
+    raise ValueError(f"source {cfg.source!r} has no pairs")
+  configure_tensorflow()
+  records, n = _paired_records(cfg, held_out=True)
+  decode = _decode_pair(cfg)
+  ds = tf.data.Dataset.from_tensor_slices(records).enumerate()
+  ds = ds.map(lambda i, r: _prepare_pair(decode(r), i, cfg, augment=False))
+  batch = next(ds.batch(n).as_numpy_iterator())
+  return {"source": batch["source"], "image": batch["image"]}
+
+
 # ----------------------------------------------------------------- iterator --
 
 
@@ -376,8 +547,9 @@ def create_input_iterator(cfg: DataConfig, *, batch_size: int,
 
   Returns:
     An iterator of {'image': float32 [B, R, R, 3] in [-1, 1],
-    'label': int32 [B]} with `position`, `num_examples`, `num_classes`,
-    `class_names` and `label_counts` attributes.
+    'label': int32 [B]} (plus 'source' [B, R, R, 3] for paired data) with
+    `position`, `num_examples`, `num_classes`, `class_names` and
+    `label_counts` attributes.
   """
   if batch_size < 1 or start_example < 0:
     raise ValueError(
@@ -389,6 +561,8 @@ def create_input_iterator(cfg: DataConfig, *, batch_size: int,
   configure_tensorflow()
   if cfg.source == "embedded":
     source = _embedded_source(cfg, process_index, process_count)
+  elif cfg.source in configs.PAIRED_SOURCES:
+    source = _paired_source(cfg, process_index, process_count)
   else:
     source = _tfds_source(cfg, process_index, process_count)
   n = source.num_examples
@@ -410,6 +584,9 @@ def create_input_iterator(cfg: DataConfig, *, batch_size: int,
 
   def prepare(index, record):
     encoded, label = record
+    if source.paired:
+      return {**_prepare_pair(source.decode(encoded), index, cfg),
+              "label": label}
     image = preprocess(source.decode(encoded), cfg.resolution, cfg.crop)
     if cfg.xflip:
       image = _maybe_flip(image, index, cfg.seed)

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from stylegan_jax.nets import pix2pix
 from stylegan_jax.nets.discriminator import Discriminator
 from stylegan_jax.nets.generator import Generator
 
@@ -30,6 +31,8 @@ def create_networks(config: ml_collections.ConfigDict, c_dim: int,
     (G, D), unbound Linen modules.
   """
   m = config.model
+  if m.arch == "pix2pix":
+    return create_pix2pix_networks(config, img_channels)
   common = dict(c_dim=c_dim, img_resolution=config.data.resolution,
                 img_channels=img_channels, channel_base=m.channel_base,
                 channel_max=m.channel_max, conv_clamp=m.conv_clamp,
@@ -43,8 +46,25 @@ def create_networks(config: ml_collections.ConfigDict, c_dim: int,
   return G, D
 
 
+def create_pix2pix_networks(
+    config: ml_collections.ConfigDict, img_channels: int = 3
+) -> tuple[pix2pix.UNetGenerator, pix2pix.PatchDiscriminator]:
+  """pix2pix's U-Net G and PatchGAN D (`model.pix2pix_*`): RGB -> RGB."""
+  m = config.model
+  common = dict(img_resolution=config.data.resolution, in_channels=3,
+                img_channels=img_channels, channel_max=m.pix2pix_channel_max,
+                norm=m.pix2pix_norm)
+  G = pix2pix.UNetGenerator(channels=m.pix2pix_g_channels,
+                            dropout_rate=m.pix2pix_dropout, **common)
+  D = pix2pix.PatchDiscriminator(channels=m.pix2pix_d_channels,
+                                 num_layers=m.pix2pix_d_layers, **common)
+  return G, D
+
+
 def abstract_generator_variables(G: Generator) -> dict[str, Any]:
   """Shapes and dtypes of G's variables, without computing anything."""
+  if isinstance(G, pix2pix.UNetGenerator):
+    return pix2pix.abstract_generator_variables(G)
   z = jnp.zeros((1, G.z_dim))
   c = jnp.zeros((1, G.c_dim))
   return jax.eval_shape(
@@ -53,6 +73,8 @@ def abstract_generator_variables(G: Generator) -> dict[str, Any]:
 
 def abstract_discriminator_variables(D: Discriminator) -> dict[str, Any]:
   """Shapes and dtypes of D's variables, without computing anything."""
+  if isinstance(D, pix2pix.PatchDiscriminator):
+    return pix2pix.abstract_discriminator_variables(D)
   res, ch = D.img_resolution, D.img_channels
   img = jnp.zeros((1, res, res, ch))
   c = jnp.zeros((1, D.c_dim))
