@@ -105,8 +105,10 @@ def modulated_conv2d(
   styles = styles.astype(x.dtype)
   dcoefs = None
   if demodulate:
-    wmod = weight[None] * styles[:, None, None, :, None]  # [N, k, k, Cin, Cout]
-    dcoefs = jax.lax.rsqrt(jnp.sum(jnp.square(wmod), axis=(1, 2, 3)) + 1e-8)
+    # sum_{k,i} (w[k, i, o] s[n, i])^2 as a matmul, without the per-sample
+    # kernels [N, k, k, Cin, Cout] (and their gradients).
+    w_sq = jnp.sum(jnp.square(weight), axis=(0, 1))  # [Cin, Cout]
+    dcoefs = jax.lax.rsqrt(jnp.dot(jnp.square(styles), w_sq) + 1e-8)
     # dcoefs: [N, Cout]
 
   if not fused:
