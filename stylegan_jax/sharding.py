@@ -1,9 +1,34 @@
 """The device mesh, named shardings, and host batches -> global arrays.
 
 Data parallel: a one-axis mesh named `data` over every device of every
-process, the state replicated, the batch split along `data`. The mesh's axis
-type is set to Auto on purpose: with JAX's newer default (Explicit) the fused
-modulated conv cannot trace on a batch-sharded input.
+process, the state replicated, the batch split along `data`.
+
+What each mesh axis type supports here (JAX 0.10-0.12):
+
+* Auto (what `create_mesh` makes): XLA's partitioner chooses every
+  intermediate's sharding. The non-fused modulated conv needs nothing more.
+  The fused one folds the batch into feature groups, which the partitioner
+  mishandles on a split batch (compile errors such as "output feature
+  dimension ... divisible by feature_group_count" on the 1x1 toRGB convs);
+  `ops.modconv` therefore runs it per device under `jax.shard_map` over
+  `data`, which it can do only when the mesh is in context while tracing:
+  `with jax.set_mesh(mesh):` around the first call or `.lower()` of a
+  jitted step (or `jax.sharding.use_abstract_mesh(mesh.abstract_mesh)`
+  inside the traced function). Batches that `data` does not divide fall
+  back to the exact non-fused form.
+* Explicit (JAX's newer default for `jax.make_mesh`): shardings are part of
+  the array types, so nothing is left to the partitioner's guesses. The
+  fused conv reads the batch's sharding from its type and maps over those
+  axes; a replicated batch runs whole on each device. G and D forward and
+  backward passes (R1 and path length included) match one device, but
+  G's activations start from the broadcast `const`, which is replicated, so
+  G is not split unless constrained; the training steps are written for
+  Auto.
+* Manual (inside `jax.shard_map` over `data`): every array is this device's
+  slice; the fused conv runs as on one device. Batch-coupled operations
+  (minibatch stddev groups, loss means) then see only the local batch.
+
+With no mesh in context the fused conv is unchanged, bit for bit.
 """
 
 import jax

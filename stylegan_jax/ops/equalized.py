@@ -81,6 +81,64 @@ def dense(
   return bias_act(x @ w, b, act)
 
 
+def matmul_resampling() -> bool:
+  """Resampling convolutions as matrix products: on CPU only.
+
+  XLA:CPU runs a convolution fast only in its plain NHWC/HWIO form. The
+  gradients of a transposed (lhs-dilated) or strided convolution with
+  respect to its kernel are dilated convolutions, which it runs with a naive
+  loop (10-60x slower here; R1 and path length differentiate them twice).
+  As matrix products of shifted slices every derivative stays a matrix
+  product or a slice. GPUs and TPUs run the native forms well.
+  """
+  return jax.default_backend() == "cpu"
+
+
+def _phase_kernel(w: jax.Array) -> jax.Array:
+  """3x3 transposed-conv kernel -> [2 * 2 * Cin, 4 * Cout] phase matrix.
+
+  A stride-2 transposed convolution writes y[2i + s] += w[s] x[i] (per
+  axis), so output phase a of input-window position u (x[i + u - 1]) uses
+  tap s = (2, 0)[u] for a = 0 and (none, 1)[u] for a = 1.
+  """
+  _, _, cin, cout = w.shape
+  taps = ((2, 0), (None, 1))  # [phase][window position] -> tap.
+  zero = jnp.zeros((cin, cout), w.dtype)
+  rows = []
+  for u in range(2):
+    for v in range(2):
+      rows.append(jnp.concatenate(
+          [zero if taps[a][u] is None or taps[b][v] is None
+           else w[taps[a][u], taps[b][v]] for a in range(2)
+           for b in range(2)], axis=-1))  # [Cin, 4 * Cout], (a, b, o).
+  return jnp.concatenate(rows, axis=0)  # [(u, v, Cin), (a, b, Cout)]
+
+
+def _up2_conv3x3_matmul(x: jax.Array, w: jax.Array) -> jax.Array:
+  """Stride-2 transposed 3x3 conv as one matmul: [N, H, W, Ci] -> 2H+1."""
+  n, h, wd, cin = x.shape
+  cout = w.shape[-1]
+  x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))  # [N, H+2, W+2, Ci]
+  patches = jnp.concatenate(
+      [x[:, u:u + h + 1, v:v + wd + 1] for u in range(2) for v in range(2)],
+      axis=-1)  # [N, H+1, W+1, 4 * Ci]
+  y = jnp.dot(patches, _phase_kernel(w).astype(x.dtype))  # [.., 4 * Co]
+  y = y.reshape(n, h + 1, wd + 1, 2, 2, cout)
+  y = jnp.transpose(y, (0, 1, 3, 2, 4, 5))  # Interleave the phases.
+  y = y.reshape(n, 2 * h + 2, 2 * wd + 2, cout)
+  return y[:, :2 * h + 1, :2 * wd + 1]  # [N, 2H+1, 2W+1, Co]
+
+
+def _conv3x3_stride2_matmul(x: jax.Array, w: jax.Array) -> jax.Array:
+  """Unpadded stride-2 3x3 conv as one matmul: [N, H, W, Ci] -> (H-1)/2."""
+  n, h, wd, cin = x.shape
+  ho, wo = (h - 3) // 2 + 1, (wd - 3) // 2 + 1
+  patches = jnp.concatenate(
+      [x[:, i:i + 2 * ho - 1:2, j:j + 2 * wo - 1:2] for i in range(3)
+       for j in range(3)], axis=-1)  # [N, Ho, Wo, 9 * Ci]
+  return jnp.dot(patches, w.reshape(9 * cin, -1).astype(x.dtype))
+
+
 def conv2d_resample(
     x: jax.Array,
     w: jax.Array,
@@ -93,7 +151,8 @@ def conv2d_resample(
 
   The kernel is applied as a cross-correlation without resampling and as a
   true convolution (flipped) when upsampling, which is how a transposed
-  convolution relates to a forward one.
+  convolution relates to a forward one. On CPU the resampling and 1x1
+  convolutions run as matrix products (`matmul_resampling`).
 
   Args:
     x: [N, H, W, Cin * groups].
@@ -114,8 +173,11 @@ def conv2d_resample(
   if (up > 1 or down > 1) and (f is None or f.shape != (4, 4)):
     raise ValueError("resampling needs a 4-tap filter, e.g. [1, 3, 3, 1]")
   dn = ("NHWC", "HWIO", "NHWC")
+  matmul = groups == 1 and matmul_resampling()
 
   def conv(x, w, stride=1, pad=k // 2, lhs_dilation=(1, 1)):
+    if matmul and w.shape[0] == 1 and stride == 1:
+      return jnp.dot(x, w[0, 0].astype(x.dtype))  # [N, H, W, Cout]
     return jax.lax.conv_general_dilated(
         x, w.astype(x.dtype), window_strides=(stride, stride),
         padding=((pad, pad), (pad, pad)), lhs_dilation=lhs_dilation,
@@ -129,9 +191,14 @@ def conv2d_resample(
     return filters.upsample2d(conv(x, w), f, up)
   if down > 1:
     x = filters.filter2d(x, f, pad=2)  # [N, H+1, W+1, C]
+    if matmul:
+      return _conv3x3_stride2_matmul(x, w)  # [N, H/2, W/2, Cout]
     return conv(x, w, stride=down, pad=0)  # [N, H/2, W/2, Cout]
   # Transposed conv with stride 2: zero-stuff, pad 2/2, flipped kernel.
-  x = conv(x, w[::-1, ::-1], pad=2, lhs_dilation=(up, up))  # [N, 2H+1, ...]
+  if matmul:
+    x = _up2_conv3x3_matmul(x, w)  # [N, 2H+1, 2W+1, Cout]
+  else:
+    x = conv(x, w[::-1, ::-1], pad=2, lhs_dilation=(up, up))  # [N, 2H+1, ...]
   return filters.filter2d(x, f, pad=1, gain=up * up)  # [N, 2H, 2W, Cout]
 
 

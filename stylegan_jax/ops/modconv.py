@@ -8,18 +8,73 @@ weight scale). Two numerically equivalent forms:
   group per sample (fast on GPUs/TPUs);
 * non-fused: scale the input by s, run one shared convolution, scale the
   output by d (fast on CPUs, where grouped convolutions are 10-40x slower).
+
+The fused form folds the batch into feature groups, which XLA's SPMD
+partitioner mishandles when the batch is sharded (compile errors on 1x1
+kernels, silently wrong results reported elsewhere). So when a mesh is in
+context (`jax.set_mesh`) and the batch is (or, with Auto axes, may be) split
+over it, the grouped convolution runs per device inside `jax.shard_map` over
+the batch's mesh axes; see `batch_mesh_axes` and `stylegan_jax.sharding`.
+Without a mesh in context nothing changes (bit for bit).
 """
+
+import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from stylegan_jax import sharding
 from stylegan_jax.ops import equalized
 
 
 def default_fused() -> bool:
   """Fused on accelerators, non-fused on CPU."""
   return jax.default_backend() != "cpu"
+
+
+def _grouped_conv(x: jax.Array, wmod: jax.Array, f: np.ndarray | None,
+                  up: int) -> jax.Array:
+  """Per-sample kernels as one grouped conv: [N, H, W, Ci] -> [N, H', W', Co].
+
+  Args:
+    x: [N, H, W, Cin].
+    wmod: per-sample kernels [N, k, k, Cin, Cout].
+    f: resampling filter, needed when `up` > 1.
+    up: 1 or 2.
+  """
+  n, h, w, cin = x.shape
+  k, cout = wmod.shape[1], wmod.shape[-1]
+  # One group per sample: batch folded into channels.
+  x = jnp.transpose(x, (1, 2, 0, 3)).reshape(1, h, w, n * cin)
+  wmod = jnp.transpose(wmod, (1, 2, 3, 0, 4)).reshape(k, k, cin, n * cout)
+  x = equalized.conv2d_resample(x, wmod, f, up=up, groups=n)  # [1, H', W', N*Co]
+  ho, wo = x.shape[1], x.shape[2]
+  return jnp.transpose(x.reshape(ho, wo, n, cout), (2, 0, 1, 3))
+
+
+def batch_mesh_axes(x: jax.Array) -> tuple[str, ...]:
+  """Mesh axes the fused conv must map the batch of `x` over ((): none).
+
+  With no mesh in context (`jax.set_mesh`), or inside a `shard_map` over the
+  batch (Manual axes), every array is whole on its device: (). With an Auto
+  `data` axis the batch's sharding is the partitioner's choice, so the conv
+  is always mapped over `data`. With Explicit axes the batch's sharding is
+  part of its type and read from it.
+  """
+  mesh = jax.sharding.get_abstract_mesh()
+  if mesh.empty:
+    return ()
+  if sharding.DATA_AXIS in mesh.auto_axes:
+    return (sharding.DATA_AXIS,)
+  if not mesh.explicit_axes:
+    return ()
+  spec = jax.typeof(x).sharding.spec
+  axes = spec[0] if spec else None
+  if axes is None:
+    return ()
+  axes = (axes,) if isinstance(axes, str) else tuple(axes)
+  return tuple(a for a in axes if a in mesh.explicit_axes)
 
 
 def modulated_conv2d(
@@ -45,14 +100,15 @@ def modulated_conv2d(
   Returns:
     [N, H * up, W * up, Cout].
   """
-  n, h, w, cin = x.shape
-  k, _, _, cout = weight.shape
+  n = x.shape[0]
   weight = weight.astype(x.dtype)
   styles = styles.astype(x.dtype)
   dcoefs = None
   if demodulate:
-    wmod = weight[None] * styles[:, None, None, :, None]  # [N, k, k, Cin, Cout]
-    dcoefs = jax.lax.rsqrt(jnp.sum(jnp.square(wmod), axis=(1, 2, 3)) + 1e-8)
+    # sum_{k,i} (w[k, i, o] s[n, i])^2 as a matmul, without the per-sample
+    # kernels [N, k, k, Cin, Cout] (and their gradients).
+    w_sq = jnp.sum(jnp.square(weight), axis=(0, 1))  # [Cin, Cout]
+    dcoefs = jax.lax.rsqrt(jnp.dot(jnp.square(styles), w_sq) + 1e-8)
     # dcoefs: [N, Cout]
 
   if not fused:
@@ -65,9 +121,17 @@ def modulated_conv2d(
   wmod = weight[None] * styles[:, None, None, :, None]  # [N, k, k, Cin, Cout]
   if dcoefs is not None:
     wmod = wmod * dcoefs[:, None, None, None, :]
-  # One group per sample: batch folded into channels.
-  x = jnp.transpose(x, (1, 2, 0, 3)).reshape(1, h, w, n * cin)
-  wmod = jnp.transpose(wmod, (1, 2, 3, 0, 4)).reshape(k, k, cin, n * cout)
-  x = equalized.conv2d_resample(x, wmod, f, up=up, groups=n)  # [1, H', W', N*Co]
-  ho, wo = x.shape[1], x.shape[2]
-  return jnp.transpose(x.reshape(ho, wo, n, cout), (2, 0, 1, 3))
+  axes = batch_mesh_axes(x)
+  devices = math.prod(dict(jax.sharding.get_abstract_mesh().shape)[a]
+                      for a in axes)
+  if devices == 1:
+    return _grouped_conv(x, wmod, f, up)
+  if n % devices:  # Cannot split the batch: the plain form is exact too.
+    return modulated_conv2d(x, weight, styles, demodulate, False, f, up)
+  spec = jax.sharding.PartitionSpec(axes)
+  per_device = jax.shard_map(
+      lambda x, wmod: _grouped_conv(x, wmod, f, up), in_specs=(spec, spec),
+      out_specs=spec, axis_names=frozenset(axes))
+  if jax.sharding.get_abstract_mesh().explicit_axes:
+    x, wmod = jax.reshard(x, spec), jax.reshard(wmod, spec)
+  return per_device(x, wmod)

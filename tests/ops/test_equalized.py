@@ -118,11 +118,19 @@ def test_dense_gains(lr_multiplier, act):
 # conv2d_resample / conv2d ----------------------------------------------------
 
 
+@pytest.fixture(params=[True, False], ids=["matmul", "native"])
+def resampling_form(request, monkeypatch):
+  """Runs a test with each resampling formulation (CPU's and GPUs')."""
+  monkeypatch.setattr(equalized, "matmul_resampling", lambda: request.param)
+  return request.param
+
+
 @pytest.mark.parametrize(
     "k,up,down",
     [(3, 1, 1), (1, 1, 1), (3, 1, 2), (3, 2, 1), (1, 1, 2), (1, 2, 1)],
 )
-def test_conv2d_resample_matches_numpy(k, up, down):
+def test_conv2d_resample_matches_numpy(resampling_form, k, up, down):
+  del resampling_form
   x = _rand((2, 6, 8, 3), 5)
   # A non-symmetric kernel, so a missing or extra flip shows.
   w = _rand((k, k, 3, 4), 6)
@@ -130,6 +138,29 @@ def test_conv2d_resample_matches_numpy(k, up, down):
                                down=down)
   assert got.shape == (2, 6 * up // down, 8 * up // down, 4)
   _assert_close(got, np_conv2d_resample(x, w, up, down))
+
+
+@pytest.mark.parametrize("up,down", [(2, 1), (1, 2)])
+def test_conv2d_resample_second_order_gradients_agree(up, down):
+  """R1 and path length differentiate the resampling convs twice."""
+  x, w = _rand((2, 5, 6, 3), 13), _rand((3, 3, 3, 2), 14)
+  if down > 1:
+    x = _rand((2, 6, 8, 3), 13)
+
+  def penalty(w, x):  # |d sum(conv(x) * c) / dx|^2, like R1.
+    c = jnp.cos(jnp.arange(x.shape[1] * up // down)[:, None, None] * 0.7)
+    fn = lambda x: jnp.sum(
+        equalized.conv2d_resample(x, w, _BLUR, up=up, down=down) * c)
+    return jnp.sum(jnp.square(jax.grad(fn)(x)))
+
+  grads = {}
+  for form in (True, False):
+    with pytest.MonkeyPatch.context() as m:
+      m.setattr(equalized, "matmul_resampling", lambda form=form: form)
+      grads[form] = jax.grad(penalty, argnums=(0, 1))(jnp.asarray(w),
+                                                      jnp.asarray(x))
+  for a, b in zip(grads[True], grads[False]):
+    _assert_close(a, np.asarray(b, np.float64))
 
 
 def test_conv2d_resample_up_is_not_a_cross_correlation():
