@@ -1,4 +1,4 @@
-r"""ADA on a small art collection: `noaug`, fixed p and adaptive p, side by side.
+r"""ADA on a small art collection: `noaug`, fixed p and ADA, side by side.
 
 Owns the limited-data experiment of the augmentation work. The embedded
 procedural art set, cut to `--num_images` images, is trained three times
@@ -26,6 +26,7 @@ On a GPU: `--resolution 64 --kimg 500 --num_images 1000 --ada_kimg 100`.
 """
 
 import argparse
+import dataclasses
 import datetime
 import json
 import pathlib
@@ -127,6 +128,25 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
   return [float(t) for t in np.arange(start, hi + step * 1e-6, step)]
 
 
+@dataclasses.dataclass(frozen=True)
+class _Axes:
+  """A panel's pixel box and data ranges (x from 0 to xmax)."""
+
+  x0: float
+  y0: float
+  x1: float
+  y1: float
+  xmax: float
+  lo: float
+  hi: float
+
+  def x(self, v: float) -> float:
+    return self.x0 + (self.x1 - self.x0) * v / self.xmax
+
+  def y(self, v: float) -> float:
+    return self.y1 - (self.y1 - self.y0) * (v - self.lo) / (self.hi - self.lo)
+
+
 def plot_curves(runs: dict[str, dict], path: pathlib.Path, title: str,
                 target: float) -> None:
   """Three panels (r_t, p, SWD against kimg), one line per mode, as a PNG."""
@@ -152,9 +172,8 @@ def plot_curves(runs: dict[str, dict], path: pathlib.Path, title: str,
       lo, hi = 0.0, max(values + [1.0])
     pad = (hi - lo) * 0.05
     lo, hi = lo - (pad if name == "rt" else 0), hi + pad
-    sx = lambda x, x0=x0, x1=x1: x0 + (x1 - x0) * x / xmax  # pylint: disable=unnecessary-lambda-assignment
-    sy = lambda y, y0=y0, y1=y1, lo=lo, hi=hi: y1 - (y1 - y0) * (  # pylint: disable=unnecessary-lambda-assignment
-        y - lo) / (hi - lo)
+    axes = _Axes(x0, y0, x1, y1, xmax, lo, hi)
+    sx, sy = axes.x, axes.y
     draw.rectangle([x0, y0, x1, y1], outline="black")
     draw.text((x0, y0 - 20), label, fill="black", font=big)
     for t in _nice_ticks(lo, hi):
@@ -281,7 +300,9 @@ def main(argv=None) -> None:
   print("| mode | final r_t | max r_t | final p | final SWD | best SWD | "
         "minutes |")
   print("| --- | --- | --- | --- | --- | --- | --- |")
-  fmt = lambda v: "n/a" if v is None else f"{v:.3g}"  # pylint: disable=unnecessary-lambda-assignment
+  def fmt(v):
+    return "n/a" if v is None else f"{v:.3g}"
+
   for mode, s in result["summary"].items():
     minutes = seconds.get(mode)
     print(f"| {mode} | {fmt(s['final_rt'])} | {fmt(s['max_rt'])} | "

@@ -18,6 +18,7 @@ or not, so over every device and host, and p and the sums are checkpointed
 with the state, so a resumed run continues them bit for bit.
 """
 
+from collections.abc import Callable
 import dataclasses
 
 import jax
@@ -121,15 +122,19 @@ class AugmentSettings:
             "count": jnp.where(due, zero, state["count"])}
 
 
-def augmented_reals_grid(settings: AugmentSettings, reals: np.ndarray,
-                         key: jax.Array, p: float) -> np.ndarray:
-  """Two rows, the reals [N, H, W, C] and what D sees of them at p.
+def augmented_reals_fn(settings: AugmentSettings, reals: np.ndarray,
+                       key: jax.Array) -> Callable[[float], np.ndarray]:
+  """p -> two rows: the reals [N, H, W, C] and what D sees of them at p.
 
-  Returns:
-    uint8 [2H, N W, C], for the snapshot's PNG and TensorBoard.
+  The key is fixed, so the same draws fire more often as p grows. The
+  returned function gives uint8 [2H, N W, C], for the snapshot's PNG and
+  TensorBoard.
   """
   reals = np.asarray(reals, np.float32)
-  seen = jax.jit(settings.apply)(jnp.asarray(reals), key,
-                                 jnp.asarray(p, jnp.float32))
-  return images_lib.make_grid(
-      np.concatenate([reals, np.asarray(seen)]), len(reals))
+  apply = jax.jit(settings.apply)
+
+  def grid(p: float) -> np.ndarray:
+    seen = np.asarray(apply(reals, key, jnp.asarray(p, jnp.float32)))
+    return images_lib.make_grid(np.concatenate([reals, seen]), len(reals))
+
+  return grid

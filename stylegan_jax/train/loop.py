@@ -415,9 +415,9 @@ def _augmented_reals_fn(setup: setup_lib.Setup, data_cfg):
   cols = setup.config.train.grid_size
   reals = next(pipeline.create_input_iterator(data_cfg,
                                               batch_size=cols))["image"]
-  key = jax.random.key(setup.config.train.seed + 4)
-  return lambda state: augmentation.augmented_reals_grid(
-      settings, reals, key, float(np.asarray(state.augment["p"])))
+  grid = augmentation.augmented_reals_fn(
+      settings, reals, jax.random.key(setup.config.train.seed + 4))
+  return lambda state: grid(float(np.asarray(state.augment["p"])))
 
 
 def _swd_fn(setup: setup_lib.Setup, class_probs, data_cfg):

@@ -37,6 +37,7 @@ from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
+from ml_collections import config_flags
 import numpy as np
 
 from stylegan_jax import checkpoint
@@ -154,7 +155,6 @@ def command_line_overrides() -> frozenset[str]:
   """The config keys given as `--config.a.b=...` flags (empty outside the
   command line), i.e. the values the user set explicitly."""
   try:
-    from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
     flag = flags.FLAGS["config"]
     return frozenset(config_flags.get_override_values(flag))
   except (KeyError, TypeError, AttributeError):

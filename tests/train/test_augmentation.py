@@ -251,3 +251,14 @@ def test_ada_run_resumes_bit_identically_with_its_p(tmp_path):
   assert "augmented000000000.png" in samples
   from tests.train.test_loop import _logged_scalars  # pylint: disable=g-import-not-at-top
   assert {"augment/p", "augment/rt"} <= _logged_scalars(tmp_path / "a")
+
+
+def test_snapshot_strip_shows_reals_over_what_d_sees():
+  reals = np.random.RandomState(1).uniform(-1, 1, (3, 8, 8, 3))
+  grid = augmentation.augmented_reals_fn(
+      _settings("fixed", pipe="blit"), reals, jax.random.key(0))
+  still, moved = grid(0.0), grid(1.0)
+  assert still.shape == moved.shape == (16, 24, 3)
+  np.testing.assert_array_equal(still[:8], still[8:])  # p = 0: identity.
+  np.testing.assert_array_equal(moved[:8], still[:8])  # Top row: the reals.
+  assert not np.array_equal(moved[8:], still[8:])
