@@ -249,6 +249,10 @@ def parse_args(argv):
   add("--outdir", default=str(OUTDIR))
   add("--plot_only", action="store_true",
       help="Redraw from the existing workdirs without training.")
+  add("--extend", action="store_true",
+      help="Continue the existing workdirs up to --kimg (the loop resumes "
+      "them) instead of starting over; keep kimg / log_points and kimg / "
+      "snapshots as before.")
   return parser.parse_args(argv)
 
 
@@ -266,11 +270,16 @@ def main(argv=None) -> None:
     workdir = root / mode
     config = experiment_config(args, mode)
     if not args.plot_only:
-      if workdir.exists():
+      if workdir.exists() and not args.extend:
         shutil.rmtree(workdir)
       t0 = time.perf_counter()
       loop.train_and_evaluate(config, str(workdir))
-      seconds[mode] = time.perf_counter() - t0
+      spent = workdir / "benchmark_seconds.json"  # Summed over extensions.
+      before = json.loads(spent.read_text()) if spent.exists() else 0.0
+      spent.write_text(json.dumps(before + time.perf_counter() - t0))
+    spent = workdir / "benchmark_seconds.json"
+    if spent.exists():
+      seconds[mode] = json.loads(spent.read_text())
     runs[mode] = read_curves(workdir)
     grid = _last_png(workdir, "fakes")
     if grid is not None:
