@@ -23,6 +23,7 @@ import pytest
 from PIL import Image
 
 from stylegan_jax import checkpoint
+from stylegan_jax import configs
 from stylegan_jax import images as images_lib
 from stylegan_jax import sharding
 from stylegan_jax.errors import ConfigError
@@ -218,3 +219,16 @@ def test_fine_tuning_from_the_command_line(fixture, tmp_path):
   assert got.shape == want.shape
   assert np.max(np.abs(got.astype(int) - want.astype(int))) <= 1
   assert (workdir / "samples" / "augmented000000000.png").is_file()
+
+
+def test_validate_checks_that_the_source_exists(fixture, tmp_path):
+  pkl, _ = fixture
+  config = _auto(pkl, f"res=16,data={tmp_path}")
+  (tmp_path / "a.png").write_bytes(b"")
+  configs.validate(config)
+  config.train.resume_from = str(tmp_path) + "@1200"  # workdir@step
+  configs.validate(config)
+  config.train.resume_from = str(tmp_path / "missing.pkl")
+  with pytest.raises(ConfigError, match=r"train\.resume_from=.*missing\.pkl"
+                     r"' does not exist"):
+    configs.validate(config)
