@@ -9,6 +9,10 @@ TensorFlow is never imported.
   python benchmarks/train_throughput.py --config experiments/paper256.py \
       --config.train.batch_size=32 --iters 20 --warmup 3
 
+Augmentation is a config override, e.g. `bgc` at a constant p = 0.5:
+`--config.augment.mode=fixed --config.augment.pipe=bgc
+--config.augment.p=0.5` (the table row then names it).
+
 Reports, per step (`g_main`, `g_reg`, `d_main`, `d_reg`, `end_iteration`):
 the compile time and the steady-state seconds per call. Then, for the
 iteration mix `phases_for_step` gives (every iteration g_main + d_main +
@@ -253,6 +257,8 @@ def run_benchmark(config, *, config_name: str, iters: int = 10,
           "pl_weight": config.loss.pl_weight,
           "g_reg_interval": config.optim.g_reg_interval,
           "d_reg_interval": config.optim.d_reg_interval,
+          "augment": {"mode": config.augment.mode,
+                      "pipe": config.augment.pipe, "p": config.augment.p},
       },
       "iters": iters,
       "warmup": warmup,
@@ -273,7 +279,12 @@ def format_row(result: dict[str, Any]) -> str:
   peak = result["memory"]["peak_bytes_in_use"]
   memory = "n/a" if peak is None else f"{peak / 2**30:.1f} GiB"
   s = result["settings"]
-  cells = [result["config"], result["device_kind"],
+  name, augment = result["config"], s.get("augment", {})
+  if augment.get("mode", "noaug") != "noaug":
+    name += (f" ({augment['mode']} {augment['pipe']} p={augment['p']:g})"
+             if augment["mode"] in ("fixed", "ada") else
+             f" ({augment['mode']})")
+  cells = [name, result["device_kind"],
            str(result["device_count"]), str(s["batch_size"]),
            str(s["resolution"]), f"{rate['sec_per_kimg']:.3g} s/kimg",
            f"{rate['images_per_sec']:.4g} img/s", memory,

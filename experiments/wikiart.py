@@ -8,7 +8,8 @@ under `<workdir>/tfds` on the first run.
       --config.data.data_dir=/data/wikiart --workdir workdirs/wikiart
 
 `--config experiments/wikiart.py:cond` conditions on the 27 styles;
-`:res=512` trains at another resolution.
+`:res=512` trains at another resolution. Every image D sees is augmented with
+ADA's `bgc` pipeline (`--config.augment.mode=noaug` turns it off).
 """
 
 from stylegan_jax import configs
@@ -23,4 +24,7 @@ def get_config(arg=None):
   config.data.conditional = a.cond
   config.data.label_key = "style"
   configs.apply_preset(config, "paper256")
+  # A style folder holds a few hundred to a few thousand paintings: ADA.
+  config.augment.mode = "ada"
+  config.augment.pipe = "bgc"
   return config

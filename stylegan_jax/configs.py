@@ -2,8 +2,9 @@
 
 This module is the one place for every training default. `base_config()`
 returns the sectioned ConfigDict every experiment starts from (`data`,
-`model`, `loss`, `optim`, `train`, `mesh`, `evals`); `apply_preset` sets the
-hyper-parameters of the official `--cfg` presets (`PRESETS`, named dicts);
+`model`, `loss`, `optim`, `augment`, `train`, `mesh`, `evals`);
+`apply_preset` sets the hyper-parameters of the official `--cfg` presets
+(`PRESETS`, named dicts);
 `validate` checks a finished config in milliseconds (unknown keys with the
 nearest valid one, types, ranges, devices, paths) and raises a one-line
 `ConfigError`. The network modules keep the official constructors' own
@@ -40,6 +41,9 @@ MATMUL_PRECISIONS = ("default", "high", "highest", "bfloat16", "tensorfloat32",
                      "float32")
 RESUME_MODES = ("auto", "fresh")
 ON_CHANGE = ("reprepare", "use_prepared")  # = data.tfds_builders.ON_CHANGE
+# config.augment.mode: no augmentation, adaptive p (ADA), constant p, or the
+# DiffAugment policy instead of the ADA pipeline (`train.augmentation`).
+AUGMENT_MODES = ("noaug", "ada", "fixed", "diffaugment")
 
 # The official presets (`train.py --cfg`). channel_base = fmaps * 32768.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -135,6 +139,17 @@ def base_config() -> ml_collections.ConfigDict:
   config.optim.g_reg_interval = 4
   config.optim.d_reg_interval = 16
 
+  # Augmentation of every image D sees (reals and fakes; `train.augmentation`)
+  # with the official `--aug`, `--augpipe`, `--p`, `--target` defaults.
+  config.augment = ml_collections.ConfigDict()
+  config.augment.mode = "noaug"  # One of AUGMENT_MODES (official: 'ada').
+  config.augment.pipe = "bgc"  # One of `augment.PIPES`.
+  config.augment.p = 0.0  # 'fixed': the probability; 'ada': where p starts.
+  config.augment.target = 0.6  # ADA's target for r_t = E[sign(D(real))].
+  config.augment.ada_kimg = 500.0  # p can move by 1 in this many kimg.
+  config.augment.ada_interval = 4  # Iterations between adjustments of p.
+  config.augment.diffaugment_policy = "color,translation,cutout"
+
   config.train = ml_collections.ConfigDict()
   config.train.total_kimg = 25_000.0
   config.train.batch_size = 32  # Global, over all devices and hosts.
@@ -150,6 +165,10 @@ def base_config() -> ml_collections.ConfigDict:
   # 'auto' resumes the workdir's newest checkpoint; 'fresh' refuses to
   # touch a workdir that has checkpoints (start a new one).
   config.train.resume = "auto"
+  # Fine-tuning: a network-snapshot .pkl, an exported .npz or a workdir[@step]
+  # whose G, D and G_ema start a run whose workdir has no checkpoint yet
+  # (`train.transfer`); '' starts from random networks.
+  config.train.resume_from = ""
 
   config.mesh = ml_collections.ConfigDict()
   config.mesh.num_devices = -1  # -1: every device of every process.
@@ -266,6 +285,7 @@ def preset_config(name: str, arg: str | None,
   config.data.data_dir = a.data
   config.data.resolution = a.res
   config.data.xflip = True
+  config.augment.mode = "ada"  # As official train.py: --aug=ada, bgc.
   return apply_preset(config, name, num_devices=a.gpus)
 
 
@@ -330,7 +350,8 @@ def validate(config: ml_collections.ConfigDict, *,
              check_paths: bool = True) -> None:
   """Checks a finished config; raises a one-line ConfigError.
 
-  Cheap enough to run before anything is built (no JAX, no data reading).
+  Cheap enough to run before anything is built (no data reading; JAX is
+  imported only to check the names of an augmentation pipe or policy).
 
   Args:
     config: the experiment config.
@@ -397,6 +418,8 @@ def validate(config: ml_collections.ConfigDict, *,
   for key in ("g_reg_interval", "d_reg_interval"):
     _require(o[key] >= 1, f"optim.{key}", o[key], "use an integer >= 1")
 
+  _validate_augment(config)
+
   _require(t.total_kimg > 0 and math.isfinite(t.total_kimg),
            "train.total_kimg", t.total_kimg, "use a positive number of kimg")
   _require(t.batch_size >= 1, "train.batch_size", t.batch_size,
@@ -445,6 +468,10 @@ def validate(config: ml_collections.ConfigDict, *,
     if d.source == "paired" and d.paired_layout == "folders":
       for side in ("A", "B"):
         _check_data_dir(os.path.join(d.data_dir, side))
+  _require(isinstance(t.resume_from, str), "train.resume_from",
+           t.resume_from, "use a path ('' for none)")
+  if check_paths and t.resume_from:
+    _check_resume_from(t.resume_from)
   eval_specs.check_evals(config.evals, check_paths=check_paths)
 
 
@@ -490,6 +517,46 @@ def _check_pix2pix(config: ml_collections.ConfigDict) -> None:
   _require(not config.evals.metrics.strip(), "evals.metrics",
            config.evals.metrics, "the metrics score unconditional samples; "
            "pix2pix is scored on its held-out pairs instead: set it to ''")
+
+
+def _validate_augment(config: ml_collections.ConfigDict) -> None:
+  """The `augment` section (the pipe's names are checked only when used)."""
+  a = config.augment
+  _require(a.mode in AUGMENT_MODES, "augment.mode", a.mode,
+           f"one of {', '.join(AUGMENT_MODES)}")
+  _require(0 <= a.p <= 1, "augment.p", a.p, "use a probability in [0, 1]")
+  _require(-1 <= a.target <= 1, "augment.target", a.target,
+           "use a number in [-1, 1], the range of E[sign(D(real))]")
+  _require(a.ada_kimg > 0 and math.isfinite(a.ada_kimg), "augment.ada_kimg",
+           a.ada_kimg, "use a positive number of kimg")
+  _require(a.ada_interval >= 1, "augment.ada_interval", a.ada_interval,
+           "use an integer >= 1")
+  # Imported here: the augmentation package imports JAX.
+  if a.mode in ("ada", "fixed"):
+    from stylegan_jax.augment import specs  # pylint: disable=g-import-not-at-top
+    _require(a.pipe in specs.PIPES, "augment.pipe", a.pipe,
+             f"one of {', '.join(specs.PIPES)}")
+    _require(config.data.resolution >= 8, "data.resolution",
+             config.data.resolution, "the augmentation pipeline needs 8 "
+             "pixels or more (or --config.augment.mode=noaug)")
+  if a.mode == "diffaugment":
+    from stylegan_jax.augment import diffaugment  # pylint: disable=g-import-not-at-top
+    try:
+      diffaugment.parse_policy(a.diffaugment_policy)
+    except ValueError:
+      _require(False, "augment.diffaugment_policy", a.diffaugment_policy,
+               "a comma-separated subset of "
+               f"{','.join(diffaugment.POLICIES)}")
+
+
+def _check_resume_from(spec: str) -> None:
+  path = os.path.expanduser(spec)
+  if "@" in path and not os.path.exists(path):
+    path = path.rpartition("@")[0]  # workdir@step
+  if not os.path.exists(path):
+    raise ConfigError(f"train.resume_from={spec!r} does not exist — point "
+                      "it at a network-snapshot .pkl, an exported .npz or "
+                      "a training workdir")
 
 
 def _check_data_dir(data_dir: str) -> None:

@@ -22,8 +22,8 @@ def _load(path):
 def test_experiment_loads(path):
   config = _load(path).get_config()
   base = configs.base_config()
-  for section in ("data", "model", "loss", "optim", "train", "mesh",
-                  "evals"):
+  for section in ("data", "model", "loss", "optim", "augment", "train",
+                  "mesh", "evals"):
     assert set(config[section].keys()) == set(base[section].keys()), section
   assert config.train.batch_size > 0
 

@@ -7,6 +7,11 @@ iterations until `total_kimg`: each draws one global batch of reals and runs
 `Setup.run_iteration` (the phases, then G_ema and the counters). Progress is
 counted in images.
 
+With `train.resume_from`, a workdir without checkpoints starts from the
+networks it names (fine-tuning, `train.transfer`). With augmentation on,
+each snapshot also writes `samples/augmented<nimg>.png` (a row of fixed
+reals over a row of what D sees of them at the current p).
+
 Nothing is lost: checkpoints are written every `checkpoint_kimg`, at the end,
 and on SIGTERM/SIGINT at any moment (start-up, compiling, stepping,
 snapshotting, saving), after which the process exits 0; saves are idempotent
@@ -40,10 +45,12 @@ from stylegan_jax import labels as labels_lib
 from stylegan_jax import sharding
 from stylegan_jax.data import pipeline
 from stylegan_jax.errors import ConfigError
+from stylegan_jax.train import augmentation
 from stylegan_jax.train import preemption
 from stylegan_jax.train import setup as setup_lib
 from stylegan_jax.train import state as state_lib
 from stylegan_jax.train import step as step_lib
+from stylegan_jax.train import transfer
 from stylegan_jax.train import workdir as workdir_lib
 
 
@@ -123,6 +130,11 @@ class _Run:
   """One training run: its set-up, state, checkpoints and periodic work."""
 
   def __init__(self, config, workdir, mesh, hooks):
+    # Fine-tuning: the network settings come from train.resume_from.
+    config, self.source = transfer.resolve_config(
+        config, workdir, explicit=transfer.command_line_overrides())
+    if config.train.resume_from:
+      configs.validate(config, num_devices=mesh.devices.size)
     self.config, self.workdir, self.mesh = config, workdir, mesh
     self.hooks = hooks
     self.is_chief = jax.process_index() == 0
@@ -146,6 +158,7 @@ class _Run:
     self.class_names = (self.data.class_names if config.data.conditional
                         else ())
     c_dim = len(self.class_names)
+    transfer.check_labels(self.source, c_dim)
     self.class_probs = labels_lib.class_probs(self.data.label_counts, c_dim)
     _check_stop("after opening the data")
     self.setup = setup_lib.build(config, c_dim, mesh,
@@ -189,11 +202,17 @@ class _Run:
     if restored is None:
       self.state = self.setup.init()
       logging.info("starting a new run in %s", self.workdir)
+      if self.source is not None:
+        self.state = transfer.initialise(
+            self.state, self.source, self.setup.state_shardings,
+            use_augment_p=config.augment.mode == "ada")
+        logging.info("G, D and G_ema start from %s", self.source.spec)
     else:
       self.state, self.last_checkpoint = restored
       logging.info("resumed from checkpoint %d (%.1f kimg) in %s",
                    self.last_checkpoint, int(self.state.nimg) / 1000,
                    self.workdir)
+    self.source = None  # Its arrays are in the state now.
 
   def save(self, reason: str) -> None:
     """Checkpoints the current state unless this step is saved already."""
@@ -300,9 +319,11 @@ class _Run:
     def snapshot():
       """Sample grid (PNG and TensorBoard) and the configured metrics."""
       if self.setup.stage not in grids:
-        grids[self.setup.stage] = _sample_grid_fn(self.setup,
-                                                  self.class_names)
-      grid = grids[self.setup.stage](self.state)
+        grids[self.setup.stage] = (
+            _sample_grid_fn(self.setup, self.class_names),
+            _augmented_reals_fn(self.setup, self.data_cfg))
+      sample_grid, augmented_reals = grids[self.setup.stage]
+      grid = sample_grid(self.state)
       results = self.evaluation(self.setup.G,
                                 {"params": self.state.ema_params,
                                  "buffers": self.state.ema_buffers})
@@ -314,6 +335,11 @@ class _Run:
         logging.info("sample grid: %s", path)
         evaluators.write_results(results, self.workdir, self.writer,
                                  nimg=now, step=int(self.state.step))
+        if augmented_reals is not None:
+          seen = augmented_reals(self.state)
+          images.save_png(seen, self.workdir / "samples" /
+                          f"augmented{now:09d}.png")
+          self.writer.write_images(now, {"augmented_reals": seen[None]})
 
     def crossed(before, after, every):
       return before // every != after // every
@@ -391,3 +417,17 @@ def _sample_grid_fn(setup: setup_lib.Setup, class_names):
 
   return lambda state: images.make_grid(
       np.asarray(sample(state.ema_params, state.ema_buffers)), cols)
+
+
+def _augmented_reals_fn(setup: setup_lib.Setup, data_cfg):
+  """Fixed reals over what D sees of them at the state's p (process 0 only;
+  None when nothing is augmented)."""
+  settings = getattr(setup.algorithm, "augment", None)
+  if settings is None or not settings.enabled or jax.process_index() != 0:
+    return None
+  cols = setup.config.train.grid_size
+  reals = next(pipeline.create_input_iterator(data_cfg,
+                                              batch_size=cols))["image"]
+  grid = augmentation.augmented_reals_fn(
+      settings, reals, jax.random.key(setup.config.train.seed + 4))
+  return lambda state: grid(float(np.asarray(state.augment["p"])))

@@ -13,6 +13,7 @@ import optax
 
 from stylegan_jax.nets import Discriminator
 from stylegan_jax.nets import Generator
+from stylegan_jax.train import augmentation
 
 Variables = dict[str, Any]
 
@@ -30,6 +31,8 @@ class TrainState:
     ema_params, ema_buffers: G_ema.
     pl_mean: running mean of path lengths.
     key: base RNG key data (uint32); per-phase keys fold in the step.
+    augment: the augmentation probability p and ADA's sums of sign(D(real))
+      since its last adjustment (`augmentation.init_state`).
   """
 
   step: jax.Array
@@ -43,6 +46,7 @@ class TrainState:
   ema_buffers: Variables
   pl_mean: jax.Array
   key: jax.Array
+  augment: augmentation.AugmentState
 
 
 def _copy(tree):
@@ -56,11 +60,13 @@ def create_train_state(
     D: Discriminator,
     g_tx: optax.GradientTransformation,
     d_tx: optax.GradientTransformation,
+    augment_p: float = 0.0,
 ) -> TrainState:
   """Initialises networks and optimizers; G_ema starts as a copy of G.
 
   Every leaf has its own buffer (G_ema is copied, not aliased), so the state
-  can be donated to a jitted step as it is.
+  can be donated to a jitted step as it is. `augment_p` is where the
+  augmentation probability starts.
   """
   g_key, d_key, train_key = jax.random.split(key, 3)
   z = jnp.zeros((1, G.z_dim))
@@ -80,6 +86,7 @@ def create_train_state(
       ema_buffers=_copy(g_vars["buffers"]),
       pl_mean=jnp.zeros((), jnp.float32),
       key=jax.random.key_data(train_key),
+      augment=augmentation.init_state(augment_p),
   )
 
 

@@ -11,7 +11,11 @@ Public pieces, usable on their own in research code:
   `iteration` come from the base class. Its `extra_g_loss` /
   `extra_d_loss` hooks add a term to G's or D's main loss without forking
   this module: a function of the phase's tensors (`PhaseTensors`) returning
-  `(loss, metrics)`.
+  `(loss, metrics)`. Its `augment` settings (`train.augmentation`) augment
+  every image D sees, where the official loop does: reals and fakes in
+  `d_main`, the reals of R1 in `d_reg` (the penalty is w.r.t. the
+  un-augmented reals), the fakes in `g_main`; `end_iteration` also adapts
+  ADA's p.
 
 Python picks which phases run in an iteration (`phases_for_step`); nothing
 traced selects a phase. Each phase draws its own latents and fake labels from
@@ -35,6 +39,7 @@ from stylegan_jax import tree_util
 from stylegan_jax.nets import Generator
 from stylegan_jax.nets import create_networks
 from stylegan_jax.train import algorithm
+from stylegan_jax.train import augmentation
 from stylegan_jax.train import optim
 from stylegan_jax.train import state as state_lib
 from stylegan_jax.train.state import TrainState
@@ -202,9 +207,11 @@ class PhaseTensors:
       fakes depend on G's parameters (the hook's loss trains G through
       them); in `d_main` they are gradient-stopped.
     ws: the fakes' ws [N, num_ws, w_dim].
-    real_logits, fake_logits: D's logits [N, 1] on them.
-    d_fn: (images, c) -> logits with this phase's D parameters; in `d_main`
-      the gradient of the hook's loss reaches D through it.
+    real_logits, fake_logits: D's logits [N, 1] on them (augmented as D
+      sees them when augmentation is on; the images above are not).
+    d_fn: (images, c) -> logits with this phase's D parameters, without
+      augmentation; in `d_main` the gradient of the hook's loss reaches D
+      through it.
   """
 
   phase: str
@@ -230,11 +237,14 @@ class StyleGAN2Step(algorithm.Algorithm):
     cfg: loss and regularisation settings.
     extra_g_loss: optional hook whose loss is added to G's main loss.
     extra_d_loss: optional hook whose loss is added to D's main loss.
+    augment: what D sees (`augmentation.AugmentSettings`); None: the images
+      as they are.
   """
 
   cfg: StepConfig
   extra_g_loss: LossHook | None = None
   extra_d_loss: LossHook | None = None
+  augment: augmentation.AugmentSettings | None = None
 
   phase_names: ClassVar[tuple[str, ...]] = PHASES
 
@@ -254,7 +264,8 @@ class StyleGAN2Step(algorithm.Algorithm):
                ema_rampup=config.train.ema_rampup,
                class_probs=class_probs, constrain_batch=constrain_batch,
                cfg=StepConfig.from_config(config), extra_g_loss=extra_g_loss,
-               extra_d_loss=extra_d_loss)
+               extra_d_loss=extra_d_loss,
+               augment=augmentation.AugmentSettings.from_config(config))
 
   def phases(self, step: int) -> list[str]:
     """The phases of iteration `step` (see `phases_for_step`)."""
@@ -265,8 +276,17 @@ class StyleGAN2Step(algorithm.Algorithm):
     return math.lcm(self.cfg.g_reg_interval, self.cfg.d_reg_interval)
 
   def init_state(self, key: jax.Array) -> TrainState:
-    return state_lib.create_train_state(key, self.G, self.D, self.g_tx,
-                                        self.d_tx)
+    return state_lib.create_train_state(
+        key, self.G, self.D, self.g_tx, self.d_tx,
+        augment_p=self.augment.initial_p if self.augment else 0.0)
+
+  def end_iteration(self, state: TrainState) -> TrainState:
+    """G_ema and the counters, then ADA's adjustment of p when it is due."""
+    state = super().end_iteration(state)
+    if self.augment is None:
+      return state
+    return state.replace(augment=self.augment.end_iteration(
+        state.augment, state.step, self.batch_size))
 
   def phase_key(self, state: TrainState, phase: str) -> jax.Array:
     key = jax.random.wrap_key_data(state.key)
@@ -287,6 +307,34 @@ class StyleGAN2Step(algorithm.Algorithm):
                                                   jax.Array]:
     return lambda img, c: self.D.apply({"params": d_params}, img, c)
 
+  def augmented(self, images: jax.Array, key: jax.Array,
+                state: TrainState) -> jax.Array:
+    """What D sees of `images` [N, H, W, C] (the images when off)."""
+    if self.augment is None:
+      return images
+    return self.augment.apply(images, key, state.augment["p"])
+
+  @property
+  def adaptive(self) -> bool:
+    """Whether p adapts (ADA), so that D-main and R1 count signs."""
+    return self.augment is not None and self.augment.mode == "ada"
+
+  def _signs(self, state: TrainState, real_logits: jax.Array):
+    """Adds sign(D(real)) to ADA's sums; (state, logged metrics).
+
+    The metrics (when augmentation settings are present, whatever the
+    mode): `augment/p` and `augment/rt`, this batch's E[sign(D(real))] (the
+    log averages it over the logging interval).
+    """
+    if self.augment is None:
+      return state, {}
+    metrics = {"augment/p": state.augment["p"],
+               "augment/rt": jnp.mean(jnp.sign(real_logits))}
+    if self.adaptive:
+      state = state.replace(augment=augmentation.accumulate(
+          state.augment, real_logits))
+    return state, metrics
+
   def _g_update(self, state, grads, phase, prefix):
     params, opt_state, norms = self.optimizer_step(
         self.g_tx, grads, state.g_opt_state, state.g_params, prefix,
@@ -301,14 +349,15 @@ class StyleGAN2Step(algorithm.Algorithm):
 
   def g_main(self, state: TrainState, batch: Batch):
     """Non-saturating G loss on D(G(z, c)) (+ extra_g_loss); trains G."""
-    latent_key, g_key, hook_key = jax.random.split(
-        self.phase_key(state, "g_main"), 3)
+    phase_key = self.phase_key(state, "g_main")
+    latent_key, g_key, hook_key = jax.random.split(phase_key, 3)
+    _, fake_key = augmentation.phase_keys(phase_key)
     z, c = self.latents(latent_key, self.batch_size)
     d_fn = self.d_fn(state.d_params)
 
     def loss_fn(g_params):
       fake, ws, buffers = self.run_g(g_params, state.g_buffers, z, c, g_key)
-      fake_logits = d_fn(fake, c)
+      fake_logits = d_fn(self.augmented(fake, fake_key, state), c)
       loss, metrics = losses.g_main_loss(fake_logits)
       if self.extra_g_loss is not None:
         extra, extra_metrics = self.extra_g_loss(PhaseTensors(
@@ -356,18 +405,22 @@ class StyleGAN2Step(algorithm.Algorithm):
 
   def d_main(self, state: TrainState, batch: Batch):
     """softplus(D(fake)) + softplus(-D(real)) (+ extra_d_loss); trains D."""
-    latent_key, g_key, hook_key = jax.random.split(
-        self.phase_key(state, "d_main"), 3)
+    phase_key = self.phase_key(state, "d_main")
+    latent_key, g_key, hook_key = jax.random.split(phase_key, 3)
+    real_key, fake_key = augmentation.phase_keys(phase_key)
     z, c = self.latents(latent_key, self.batch_size)
     # G runs (moving w_avg, as G is in training mode) but is not trained.
     fake, ws, buffers = self.run_g(state.g_params, state.g_buffers, z, c,
                                    g_key)
     fake = jax.lax.stop_gradient(fake)
     real, real_c = batch["image"], batch["label"]
+    fake_seen = self.augmented(fake, fake_key, state)
+    real_seen = self.augmented(real, real_key, state)
 
     def loss_fn(d_params):
       d_fn = self.d_fn(d_params)
-      fake_logits, real_logits = d_fn(fake, c), d_fn(real, real_c)
+      fake_logits = d_fn(fake_seen, c)
+      real_logits = d_fn(real_seen, real_c)
       loss, metrics = losses.d_main_loss(fake_logits, real_logits)
       if self.extra_d_loss is not None:
         extra, extra_metrics = self.extra_d_loss(PhaseTensors(
@@ -376,21 +429,37 @@ class StyleGAN2Step(algorithm.Algorithm):
             fake_logits=fake_logits, d_fn=d_fn))
         loss = loss + extra
         metrics = {**metrics, **extra_metrics}
-      return loss, metrics
+      return loss, (metrics, real_logits)
 
-    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.d_params)
+    grads, (metrics, real_logits) = jax.grad(loss_fn, has_aux=True)(
+        state.d_params)
+    state, sign_metrics = self._signs(state, real_logits)
     state, norms = self._d_update(state, grads, "d_main", "D")
-    return state.replace(g_buffers=buffers), {**metrics, **norms}
+    return state.replace(g_buffers=buffers), {**metrics, **sign_metrics,
+                                              **norms}
 
   def d_reg(self, state: TrainState, batch: Batch):
-    """R1 on the reals (x d_reg_interval); trains D."""
+    """R1 on the reals (x d_reg_interval); trains D.
+
+    With augmentation, D sees the augmented reals and the penalty is the
+    gradient w.r.t. the un-augmented ones, as in the official loop; their
+    signs count towards ADA's r_t too.
+    """
+    real_key, _ = augmentation.phase_keys(self.phase_key(state, "d_reg"))
+
+    def d_seen(d_params):
+      d_fn = self.d_fn(d_params)
+      return lambda img, c: d_fn(self.augmented(img, real_key, state), c)
 
     def loss_fn(d_params):
       loss, metrics = losses.r1_penalty(
-          self.d_fn(d_params), batch["image"], batch["label"],
+          d_seen(d_params), batch["image"], batch["label"],
           self.cfg.r1_gamma)
       return loss * self.cfg.d_reg_interval, metrics
 
     grads, metrics = jax.grad(loss_fn, has_aux=True)(state.d_params)
+    if self.adaptive:
+      real_logits = d_seen(state.d_params)(batch["image"], batch["label"])
+      state, _ = self._signs(state, real_logits)
     state, norms = self._d_update(state, grads, "d_reg", "D_reg")
     return state, {**metrics, **norms}
