@@ -77,7 +77,8 @@ def experiment_config(args: argparse.Namespace, mode: str):
   c.train.snapshot_kimg = args.kimg / args.snapshots
   c.train.checkpoint_kimg = args.kimg
   c.train.grid_size = 8
-  c.train.metric_num_images = min(args.num_images, 512)
+  c.evals.metrics = "swd"
+  c.evals.swd_num_images = min(args.num_images, 512)
   c.train.seed = args.seed
   c.augment.mode = mode
   c.augment.pipe = args.pipe

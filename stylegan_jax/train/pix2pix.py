@@ -39,6 +39,7 @@ import optax
 from stylegan_jax.errors import ConfigError
 from stylegan_jax.nets import create_networks
 from stylegan_jax.train import algorithm
+from stylegan_jax.train import augmentation
 from stylegan_jax.train import optim
 from stylegan_jax.train.state import TrainState
 
@@ -148,6 +149,7 @@ class Pix2Pix(algorithm.Algorithm):
         d_opt_state=self.d_tx.init(d_params),
         ema_params=jax.tree.map(jnp.copy, g_params),
         ema_buffers={},
+        augment=augmentation.init_state(0.0),  # pix2pix does not augment.
         pl_mean=jnp.zeros((), jnp.float32),  # Unused.
         key=jax.random.key_data(train_key))
 

@@ -58,10 +58,9 @@ def _signal_before(fn, call=1):
   return wrapped
 
 
-def _swd_that_signals(original):
+def _grid_that_signals(original):
   def make(*args, **kwargs):
-    compute = original(*args, **kwargs)
-    return None if compute is None else _signal_before(compute, call=2)
+    return _signal_before(original(*args, **kwargs), call=2)
   return make
 
 
@@ -72,7 +71,7 @@ MOMENTS = {
     "compiling": (setup_lib.Setup, "compiled", _signal_before),
     "stepping": (setup_lib.Setup, "run_iteration",
                  functools.partial(_signal_before, call=2)),
-    "snapshotting": (loop, "_swd_fn", _swd_that_signals),
+    "snapshotting": (loop, "_sample_grid_fn", _grid_that_signals),
     "saving_on_a_checkpoint_step": (checkpoint, "save", _signal_before),
     "after_a_periodic_save": (checkpoint, "save", _signal_after),
     "final_save": (checkpoint, "save",

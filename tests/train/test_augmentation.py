@@ -228,7 +228,7 @@ def test_confident_d_raises_p_by_one_step_per_interval(built):
 def _ada_loop_config(steps):
   c = tiny_config(steps)
   c.loss.pl_weight = c.loss.r1_gamma = 0.0  # g_main, d_main: few programs.
-  c.train.metric_num_images = 0
+  c.evals.metrics = ""
   c.augment.mode = "ada"
   c.augment.target = -1.0  # r_t > -1: p rises at every interval.
   c.augment.ada_kimg = 0.05

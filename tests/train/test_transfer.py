@@ -193,7 +193,7 @@ def test_fine_tuning_from_the_command_line(fixture, tmp_path):
   assert "(it has 256)" in bad.stderr
 
   done = _main(common + ["--config.train.total_kimg=0.064",
-                         "--config.train.metric_num_images=0"], tmp_path)
+                         "--config.evals.metrics="], tmp_path)
   assert done.returncode == 0, done.stderr[-3000:]
   manager = checkpoint.create_manager(workdir, read_only=True)
   assert checkpoint.steps(manager) == [2]
