@@ -7,8 +7,9 @@ The library behind `python -m stylegan_jax.metrics` (see
   generated from seeds seed..seed+N-1 (with ``class_label``, or for a
   conditional model without one, classes cycling 0, 1, ..., c_dim - 1) and
   N real images. Real images come from ``data``: ``embedded`` (the
-  package's embedded dataset, its seed 0, at the model's resolution) or an
-  image folder, read recursively (jpg/jpeg/png/bmp/webp), shuffled with
+  package's embedded art set, its seed 0, at the model's resolution),
+  ``glyphs`` (the package's digit glyphs, likewise; the set a 28 x 28
+  grayscale baseline trains on by default) or an image folder, read recursively (jpg/jpeg/png/bmp/webp), shuffled with
   ``seed`` and taken from the front; each image is centre-cropped to a
   square and Lanczos-resized to the model's resolution. Unreadable files are
   skipped and counted. If the folder has fewer than N readable images, all
@@ -46,6 +47,7 @@ from stylegan_jax import labels as labels_lib
 from stylegan_jax import model_io
 from stylegan_jax import sampling
 from stylegan_jax.data import embedded
+from stylegan_jax.data import glyphs
 from stylegan_jax.errors import UserError
 from stylegan_jax.metrics import image_quality
 from stylegan_jax.metrics import swd as swd_lib
@@ -53,6 +55,8 @@ from stylegan_jax.metrics import swd as swd_lib
 METRICS = ("swd", "psnr", "ssim", "ms_ssim")
 PAIRED = ("psnr", "ssim", "ms_ssim")
 EMBEDDED = "embedded"
+GLYPHS = "glyphs"
+BUILTIN = (EMBEDDED, GLYPHS)  # Real images made in the package.
 EMBEDDED_SEED = 0
 # Unreadable files named in a note (the count is always complete).
 _NUM_NAMED = 5
@@ -73,7 +77,7 @@ def find_images(root: str | os.PathLike) -> list[str]:
   root = pathlib.Path(root)
   if not root.is_dir():
     raise FileNotFoundError(f"{root} is not a folder of images (or "
-                            f"'{EMBEDDED}')")
+                            f"'{EMBEDDED}' or '{GLYPHS}')")
   return images.find_images(root)
 
 
@@ -153,16 +157,24 @@ def generate_for_metrics(model: model_io.Model, num_images: int, *, seed: int,
                            model.G.c_dim)
   else:
     c = sampling.class_labels(model, class_label, num_images)
-  ws = sampling.map_z(model, z, c, truncation_psi, truncation_cutoff,
-                      batch_size)
-  return sampling.synthesize(model, ws, noise_mode, seeds, batch_size)
+  return np.concatenate(list(sampling.render_z(
+      model, z, c, truncation_psi=truncation_psi,
+      truncation_cutoff=truncation_cutoff, noise_mode=noise_mode,
+      noise_seeds=seeds, batch_size=batch_size)))
 
 
 def _swd(model, data, *, num_images, seed, gen_kwargs, swd_kwargs,
          notes) -> tuple[dict[str, float], dict[str, int]]:
   res, channels = model.G.img_resolution, model.G.img_channels
-  if data == EMBEDDED:
-    real, _ = embedded.make_dataset(num_images, res, EMBEDDED_SEED)
+  if data in BUILTIN:
+    if data == EMBEDDED:
+      real, _ = embedded.make_dataset(num_images, res, EMBEDDED_SEED)
+    else:
+      if not glyphs.MIN_RESOLUTION <= res <= glyphs.MAX_RESOLUTION:
+        raise UserError(f"'{GLYPHS}' draws {glyphs.MIN_RESOLUTION} to "
+                        f"{glyphs.MAX_RESOLUTION} pixels; this model makes "
+                        f"{res} — use an image folder")
+      real, _ = glyphs.make_dataset(num_images, EMBEDDED_SEED, res)
     real = images.to_channels(real, channels)
   else:
     real, info = read_folder(data, num_images, res, seed=seed,
@@ -237,7 +249,8 @@ def _check(metrics, model, data, data2) -> None:
     raise UserError(f"unknown metrics {unknown}: choose from "
                      f"{', '.join(METRICS)}")
   if not data:
-    raise UserError(f"--data is required: an image folder or '{EMBEDDED}'")
+    raise UserError(f"--data is required: an image folder, '{EMBEDDED}' "
+                    f"or '{GLYPHS}'")
   paired = [m for m in metrics if m in PAIRED]
   if "swd" in metrics and model is None:
     raise UserError("swd compares generated with real images: pass --model "
@@ -249,9 +262,10 @@ def _check(metrics, model, data, data2) -> None:
         "paired images (e.g. projection targets and their results), not a "
         "model's random samples: pass two folders with the same file names, "
         "--data TARGETS --data2 RESULTS")
-  if paired and EMBEDDED in (data, data2):
+  builtin = [d for d in (data, data2) if d in BUILTIN]
+  if paired and builtin:
     raise UserError(f"{', '.join(paired)} compare two image folders; "
-                     f"'{EMBEDDED}' has no pairs")
+                     f"'{builtin[0]}' has no pairs")
   if data2 and not paired:
     raise UserError("--data2 is only used by the paired metrics "
                      f"({', '.join(PAIRED)})")
@@ -272,8 +286,8 @@ def evaluate(metrics: Sequence[str], *,
   Args:
     metrics: names from `METRICS`.
     model: a loaded `model_io.Model` or a model spec; needed by swd.
-    data: an image folder or 'embedded' (swd's real images; the first
-      folder of the pairs).
+    data: an image folder, 'embedded' or 'glyphs' (swd's real images; the
+      first folder of the pairs).
     data2: the second folder of the pairs (paired metrics only).
     num_images: generated and real images for swd.
     seed: first generator seed; also seeds the folder shuffle and SWD's key.
