@@ -65,8 +65,8 @@ def get_config(arg=None):
   config.train.total_epochs = a.epochs
   config.train.ema_kimg = 0.0
   config.train.log_every_kimg = 10.0
-  config.train.snapshot_kimg = 50.0
-  config.train.checkpoint_kimg = 50.0
+  config.train.snapshot_kimg = 100.0
+  config.train.checkpoint_kimg = 100.0
   config.train.grid_size = 10
-  config.train.metric_num_images = 1024
+  config.train.metric_num_images = 256
   return config

@@ -356,7 +356,9 @@ def validate(config: ml_collections.ConfigDict, *,
              check_paths: bool = True) -> None:
   """Checks a finished config; raises a one-line ConfigError.
 
-  Cheap enough to run before anything is built (no JAX, no data reading).
+  Cheap enough to run before anything is built (no data reading; no JAX
+  for StyleGAN configs, while a baseline's imports its networks' modules for
+  their size rules).
 
   Args:
     config: the experiment config.
@@ -505,7 +507,6 @@ def _validate_classic(config: ml_collections.ConfigDict) -> None:
   from stylegan_jax.nets import mlp
   # pylint: enable=g-import-not-at-top
   d, m, l = config.data, config.model, config.loss
-  _require(m.z_dim >= 1, "model.z_dim", m.z_dim, "use a positive integer")
   if m.arch == "mlp":
     _require(m.variant in mlp.MLP_VARIANTS, "model.variant", m.variant,
              f"one of {', '.join(mlp.MLP_VARIANTS)}")
