@@ -11,9 +11,9 @@ depends on the batch size or its position in the batch. Calls are jitted
 and batched; the last batch is padded so each run compiles one shape.
 
 A classic baseline's G (`model.is_stylegan` False) maps z straight to
-images: `render_z`, `generate_images` and Z-space walks work with it (it has
-no noise inputs, so `noise_mode` does not change its images); truncation,
-style mixing and W-space walks need a StyleGAN model and say so.
+images: `iter_z_images`, `generate_images` and Z-space walks work with it
+(it has no noise inputs, so `noise_mode` does not change its images);
+truncation, style mixing and W-space walks need a StyleGAN model and say so.
 """
 
 from collections.abc import Iterator, Sequence
@@ -188,12 +188,12 @@ def synthesize(model: model_io.Model, ws: np.ndarray,
                                              noise_seeds, batch_size)))
 
 
-def render_z(model: model_io.Model, z: np.ndarray, c: np.ndarray | None, *,
-             truncation_psi: float = 1.0,
-             truncation_cutoff: int | None = None,
-             noise_mode: str = "const",
-             noise_seeds: Sequence[int] | None = None,
-             batch_size: int = 8) -> Iterator[np.ndarray]:
+def iter_z_images(model: model_io.Model, z: np.ndarray,
+                  c: np.ndarray | None, *, truncation_psi: float = 1.0,
+                  truncation_cutoff: int | None = None,
+                  noise_mode: str = "const",
+                  noise_seeds: Sequence[int] | None = None,
+                  batch_size: int = 8) -> Iterator[np.ndarray]:
   """Yields uint8 image batches [B, H, W, C] for z [N, z_dim] and c.
 
   A StyleGAN model maps (with truncation) and synthesizes (`noise_mode`,
@@ -211,7 +211,10 @@ def render_z(model: model_io.Model, z: np.ndarray, c: np.ndarray | None, *,
   if noise_mode not in NOISE_MODES:
     raise UserError(f"noise_mode must be one of {NOISE_MODES}, got "
                     f"{noise_mode!r}")
-  fn = lambda z_, c_: _generate(model.G, model.variables, z_, c_)  # pylint: disable=unnecessary-lambda-assignment
+
+  def fn(z_, c_):
+    return _generate(model.G, model.variables, z_, c_)
+
   for batch in _run_batched(fn, [np.asarray(z, np.float32), c], len(z),
                             batch_size):
     yield images.to_uint8(batch)
@@ -239,7 +242,7 @@ def iter_images(model: model_io.Model, seeds: Sequence[int], *,
     padded = part + part[-1:] * (size - len(part))  # One compiled shape.
     z = z_from_seeds(padded, model.G.z_dim)
     c = class_labels(model, class_label, len(padded))
-    rendered = np.concatenate(list(render_z(
+    rendered = np.concatenate(list(iter_z_images(
         model, z, c, truncation_psi=truncation_psi,
         truncation_cutoff=truncation_cutoff, noise_mode=noise_mode,
         noise_seeds=padded, batch_size=size)))
@@ -477,7 +480,7 @@ def interpolation_frames(model: model_io.Model, seeds: Sequence[int], *,
   keys = z_from_seeds(seeds, model.G.z_dim)
   z = np.stack([slerp(keys[i], keys[j], t) for i, j, t in schedule])
   c = class_labels(model, class_label, len(z))
-  return np.concatenate(list(render_z(
+  return np.concatenate(list(iter_z_images(
       model, z, c, truncation_psi=truncation_psi,
       truncation_cutoff=truncation_cutoff, noise_mode=noise_mode,
       noise_seeds=noise_seeds, batch_size=batch_size)))

@@ -20,7 +20,8 @@ EXPERIMENTS = pathlib.Path(__file__).resolve().parents[1] / "experiments"
 
 
 def _experiment(name, arg=None):
-  spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
+  spec = importlib.util.spec_from_file_location(name,
+                                                EXPERIMENTS / f"{name}.py")
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module.get_config(arg)

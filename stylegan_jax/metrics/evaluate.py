@@ -9,9 +9,10 @@ The library behind `python -m stylegan_jax.metrics` (see
   N real images. Real images come from ``data``: ``embedded`` (the
   package's embedded art set, its seed 0, at the model's resolution),
   ``glyphs`` (the package's digit glyphs, likewise; the set a 28 x 28
-  grayscale baseline trains on by default) or an image folder, read recursively (jpg/jpeg/png/bmp/webp), shuffled with
-  ``seed`` and taken from the front; each image is centre-cropped to a
-  square and Lanczos-resized to the model's resolution. Unreadable files are
+  grayscale baseline trains on by default) or an image folder, read
+  recursively (jpg/jpeg/png/bmp/webp), shuffled with ``seed`` and taken
+  from the front; each image is centre-cropped to a square and
+  Lanczos-resized to the model's resolution. Unreadable files are
   skipped and counted. If the folder has fewer than N readable images, all
   are used and N shrinks to match (SWD needs sets of one size).
 * ``psnr``, ``ssim``, ``ms_ssim``: paired measures, so they need two
@@ -157,7 +158,7 @@ def generate_for_metrics(model: model_io.Model, num_images: int, *, seed: int,
                            model.G.c_dim)
   else:
     c = sampling.class_labels(model, class_label, num_images)
-  return np.concatenate(list(sampling.render_z(
+  return np.concatenate(list(sampling.iter_z_images(
       model, z, c, truncation_psi=truncation_psi,
       truncation_cutoff=truncation_cutoff, noise_mode=noise_mode,
       noise_seeds=seeds, batch_size=batch_size)))
