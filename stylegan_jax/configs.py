@@ -25,16 +25,21 @@ from stylegan_jax import errors
 from stylegan_jax.errors import ConfigError
 from stylegan_jax.evaluators import specs as eval_specs
 
+# The classic GAN baselines (`train.classic_step.ClassicGAN`).
+CLASSIC_ARCHS = ("mlp", "dcgan", "vanilla")
 # Training algorithms (`train.setup.ALGORITHMS`).
-ARCHS = ("stylegan2", "pix2pix")
-SOURCES = ("embedded", "wikiart", "image_folder", "paired", "embedded_paired")
-# Sources generated in the package (no data_dir), and those of (source,
-# target) pairs for image-to-image translation (model.arch='pix2pix').
-EMBEDDED_SOURCES = ("embedded", "embedded_paired")
+ARCHS = ("stylegan2", "pix2pix", *CLASSIC_ARCHS)
+SOURCES = ("embedded", "wikiart", "image_folder", "glyphs", "mnist", "paired",
+           "embedded_paired")
+# Sources generated inside the package (no data_dir, nothing to download),
+# and those of (source, target) pairs for image-to-image translation
+# (model.arch='pix2pix').
+BUILTIN_SOURCES = ("embedded", "glyphs", "embedded_paired")
 PAIRED_SOURCES = ("paired", "embedded_paired")
 PAIRED_LAYOUTS = ("side_by_side", "folders")
 PAIRED_DIRECTIONS = ("AtoB", "BtoA")
 PIX2PIX_NORMS = ("instance", "batch", "none")
+CHANNELS = (1, 3)  # Grayscale or RGB.
 CROPS = ("center", "pad")
 ARCHITECTURES = ("orig", "skip", "resnet")
 MATMUL_PRECISIONS = ("default", "high", "highest", "bfloat16", "tensorfloat32",
@@ -44,6 +49,7 @@ ON_CHANGE = ("reprepare", "use_prepared")  # = data.tfds_builders.ON_CHANGE
 # config.augment.mode: no augmentation, adaptive p (ADA), constant p, or the
 # DiffAugment policy instead of the ADA pipeline (`train.augmentation`).
 AUGMENT_MODES = ("noaug", "ada", "fixed", "diffaugment")
+AUGMENTED_ARCHS = ("stylegan2",)  # The archs whose phases augment.
 
 # The official presets (`train.py --cfg`). channel_base = fmaps * 32768.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -82,6 +88,7 @@ def base_config() -> ml_collections.ConfigDict:
   config.data.crop = "center"  # 'center' crop or 'pad' to square.
   config.data.shuffle_buffer = 10_000
   config.data.seed = 0
+  # Size and seed of the in-package sets ('embedded' art, 'glyphs' digits).
   config.data.embedded_num_images = 2000
   config.data.embedded_seed = 0
   # A folder changed since it was prepared: 'reprepare' it, or
@@ -99,6 +106,7 @@ def base_config() -> ml_collections.ConfigDict:
   # Held-out pairs (evaluation and sample grids): the last ones by name for
   # 'paired' (not trained on), extra drawings for 'embedded_paired'.
   config.data.paired_eval_images = 16
+  config.data.channels = 3  # 3: RGB; 1: grayscale (images are converted).
 
   config.model = ml_collections.ConfigDict()
   config.model.arch = "stylegan2"  # One of ARCHS.
@@ -122,6 +130,14 @@ def base_config() -> ml_collections.ConfigDict:
   config.model.pix2pix_d_layers = 3  # Stride-2 layers; 3: 70x70 patches.
   config.model.pix2pix_norm = "instance"  # One of PIX2PIX_NORMS.
   config.model.pix2pix_dropout = 0.5  # In the 3 innermost decoder layers.
+  # The classic baselines (arch mlp / dcgan / vanilla; StyleGAN ignores
+  # these, and they use z_dim but no w_dim or mapping).
+  config.model.variant = "torch"  # MLP: 'keras' or 'torch' (nets/mlp.py).
+  config.model.mlp_hidden = (128, 128)  # MLP hidden layer widths.
+  config.model.g_channels = 256  # DCGAN/vanilla G: maps of the start map,
+  config.model.g_channel_min = 16  # halving per 2x step down to this.
+  config.model.d_channels = 64  # DCGAN/vanilla D: maps of the first conv,
+  config.model.d_channel_max = 256  # doubling per step up to this.
 
   config.loss = ml_collections.ConfigDict()
   config.loss.r1_gamma = 10.0
@@ -130,6 +146,11 @@ def base_config() -> ml_collections.ConfigDict:
   config.loss.pl_batch_shrink = 2
   config.loss.style_mixing_prob = 0.9
   config.loss.l1_weight = 100.0  # pix2pix: lambda of the L1 term.
+  # The classic baselines' GAN loss (one of losses.GAN_LOSSES; StyleGAN2
+  # always trains non-saturating) and WGAN-GP's gradient-penalty weight
+  # lambda (0: off). r1_gamma applies to the baselines too.
+  config.loss.gan_loss = "non_saturating"
+  config.loss.gp_weight = 0.0
 
   config.optim = ml_collections.ConfigDict()
   config.optim.g_lr = 0.002
@@ -152,6 +173,11 @@ def base_config() -> ml_collections.ConfigDict:
 
   config.train = ml_collections.ConfigDict()
   config.train.total_kimg = 25_000.0
+  # Length in passes over the dataset instead of kimg: when set it wins over
+  # total_kimg (converted with the dataset size when training starts).
+  config.train.total_epochs = ml_collections.config_dict.placeholder(float)
+  # Baselines: D steps per G step (each with its own real batch).
+  config.train.n_critic = 1
   config.train.batch_size = 32  # Global, over all devices and hosts.
   config.train.ema_kimg = 10.0
   config.train.ema_rampup = ml_collections.config_dict.placeholder(float)
@@ -242,6 +268,61 @@ def apply_preset(config: ml_collections.ConfigDict, name: str,
   config.train.ema_kimg = preset["ema_kimg"]
   config.train.ema_rampup = preset["ema_rampup"]
   return config
+
+
+# WGAN-GP as in its paper (Gulrajani et al. 2017, Algorithm 1): lambda 10,
+# 5 critic steps per G step, Adam(1e-4, beta1 0, beta2 0.9).
+WGAN_GP = dict(gan_loss="wgan", gp_weight=10.0, n_critic=5, lr=1e-4,
+               betas=(0.0, 0.9))
+
+
+def apply_gan_loss(config: ml_collections.ConfigDict,
+                   name: str) -> ml_collections.ConfigDict:
+  """Sets a baseline's GAN loss on `config` in place (the experiments' loss=).
+
+  Args:
+    config: a baseline config (its optimiser is the model's recipe).
+    name: a loss of `losses.GAN_LOSSES` (only `loss.gan_loss` changes), or
+      `wgan_gp`, the WGAN-GP recipe (WGAN_GP: the loss, its penalty,
+      n_critic and optimiser).
+
+  Returns:
+    `config`, for chaining.
+  """
+  from stylegan_jax import losses  # pylint: disable=g-import-not-at-top
+  choices = (*losses.GAN_LOSSES, "wgan_gp")
+  if name not in choices:
+    raise ConfigError(f"unknown GAN loss {name!r} — choose one of "
+                      f"{', '.join(choices)}")
+  if name == "wgan_gp":
+    config.loss.gan_loss = WGAN_GP["gan_loss"]
+    config.loss.gp_weight = WGAN_GP["gp_weight"]
+    config.train.n_critic = WGAN_GP["n_critic"]
+    config.optim.g_lr = config.optim.d_lr = WGAN_GP["lr"]
+    config.optim.betas = WGAN_GP["betas"]
+  else:
+    config.loss.gan_loss = name
+  return config
+
+
+def total_nimg(train: ml_collections.ConfigDict, dataset_size: int) -> int:
+  """The images a run shows D: from total_epochs if set, else total_kimg.
+
+  Args:
+    train: the `train` section.
+    dataset_size: images in one epoch (over all processes).
+
+  Returns:
+    round(total_epochs * dataset_size) when `total_epochs` is set (it wins
+    over `total_kimg`), else int(total_kimg * 1000). Training stops at the
+    first iteration that reaches it.
+  """
+  if train.total_epochs is None:
+    return int(train.total_kimg * 1000)
+  if dataset_size < 1:
+    raise ConfigError(f"train.total_epochs={train.total_epochs} needs a "
+                      "dataset with images — check data.source")
+  return max(1, round(train.total_epochs * dataset_size))
 
 
 def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
@@ -350,8 +431,9 @@ def validate(config: ml_collections.ConfigDict, *,
              check_paths: bool = True) -> None:
   """Checks a finished config; raises a one-line ConfigError.
 
-  Cheap enough to run before anything is built (no data reading; JAX is
-  imported only to check the names of an augmentation pipe or policy).
+  Cheap enough to run before anything is built (no data reading). JAX is
+  imported only to check the names of an augmentation pipe or policy, and
+  for a baseline's networks' size rules.
 
   Args:
     config: the experiment config.
@@ -365,22 +447,31 @@ def validate(config: ml_collections.ConfigDict, *,
   _require(d.source in SOURCES, "data.source", d.source,
            f"one of {', '.join(SOURCES)}")
   _require(d.crop in CROPS, "data.crop", d.crop, f"one of {', '.join(CROPS)}")
-  _require(d.resolution >= 4 and _is_power_of_two(d.resolution),
-           "data.resolution", d.resolution,
-           "StyleGAN needs a power of two >= 4 (e.g. 64, 128, 256)")
+  if d.source == "glyphs":
+    _require(8 <= d.resolution <= 256, "data.resolution", d.resolution,
+             "the glyphs source draws 8 to 256 pixels (e.g. 28)")
+  classic_arch = m.arch in CLASSIC_ARCHS
+  if not classic_arch:
+    _require(d.resolution >= 4 and _is_power_of_two(d.resolution),
+             "data.resolution", d.resolution,
+             "StyleGAN needs a power of two >= 4 (e.g. 64, 128, 256)")
+  _require(d.channels in CHANNELS, "data.channels", d.channels,
+           "use 3 (RGB) or 1 (grayscale)")
   _require(d.shuffle_buffer >= 1, "data.shuffle_buffer", d.shuffle_buffer,
            "use a positive number of examples")
   _require(d.on_change in ON_CHANGE, "data.on_change", d.on_change,
            f"one of {', '.join(ON_CHANGE)}")
   _require(d.embedded_num_images >= 1, "data.embedded_num_images",
            d.embedded_num_images, "use a positive number of images")
-  if d.source not in EMBEDDED_SOURCES:
+  if d.source not in BUILTIN_SOURCES:
     _require(bool(d.data_dir), "data.data_dir", d.data_dir,
              f"source {d.source!r} reads images from a folder: set "
              "data.data_dir (or the experiment's data= argument)")
 
   _require(m.arch in ARCHS, "model.arch", m.arch,
            f"one of {', '.join(ARCHS)}")
+  if classic_arch:
+    _validate_classic(config)
   for key in ("z_dim", "w_dim", "mapping_layers", "channel_base",
               "channel_max"):
     _require(m[key] >= 1, f"model.{key}", m[key], "use a positive integer")
@@ -404,7 +495,8 @@ def validate(config: ml_collections.ConfigDict, *,
              "use a finite number >= 0 (0 turns it off)")
   _require(0 < l.pl_decay <= 1, "loss.pl_decay", l.pl_decay,
            "use a number in (0, 1]")
-  _require(l.pl_batch_shrink >= 1 and t.batch_size % l.pl_batch_shrink == 0,
+  _require(l.pl_batch_shrink >= 1 and (
+      classic_arch or t.batch_size % l.pl_batch_shrink == 0),
            "loss.pl_batch_shrink", l.pl_batch_shrink,
            f"use a divisor of train.batch_size={t.batch_size}")
   _require(0 <= l.style_mixing_prob <= 1, "loss.style_mixing_prob",
@@ -422,6 +514,20 @@ def validate(config: ml_collections.ConfigDict, *,
 
   _require(t.total_kimg > 0 and math.isfinite(t.total_kimg),
            "train.total_kimg", t.total_kimg, "use a positive number of kimg")
+  _require(t.total_epochs is None or (
+      t.total_epochs > 0 and math.isfinite(t.total_epochs)),
+           "train.total_epochs", t.total_epochs,
+           "use a positive number of epochs, or None to train total_kimg")
+  _require(isinstance(t.n_critic, int) and t.n_critic >= 1, "train.n_critic",
+           t.n_critic, "use an integer >= 1 (D steps per G step)")
+  if m.arch == "stylegan2":
+    for key, value, default in (("loss.gan_loss", l.gan_loss,
+                                 "non_saturating"),
+                                ("loss.gp_weight", l.gp_weight, 0.0),
+                                ("train.n_critic", t.n_critic, 1)):
+      _require(value == default, key, value,
+               f"StyleGAN2 trains with {key}={default!r}; the setting is "
+               f"for model.arch {', '.join(CLASSIC_ARCHS)}")
   _require(t.batch_size >= 1, "train.batch_size", t.batch_size,
            "use a positive batch size")
   if num_devices is not None and t.batch_size % num_devices:
@@ -431,13 +537,13 @@ def validate(config: ml_collections.ConfigDict, *,
         f" (e.g. --config.train.batch_size="
         f"{max(num_devices, t.batch_size // num_devices * num_devices)})")
   group = min(m.mbstd_group_size, t.batch_size)
-  if t.batch_size % group:
+  if not classic_arch and t.batch_size % group:
     raise ConfigError(
         f"train.batch_size={t.batch_size} is not divisible by the "
         f"minibatch-stddev group model.mbstd_group_size="
         f"{m.mbstd_group_size} — use a multiple of {group}, or a group size "
         f"that divides {t.batch_size}")
-  if num_devices is not None and l.pl_weight and (
+  if num_devices is not None and not classic_arch and l.pl_weight and (
       t.batch_size // l.pl_batch_shrink) % num_devices:
     raise ConfigError(
         f"the path-length batch train.batch_size / loss.pl_batch_shrink = "
@@ -463,7 +569,7 @@ def validate(config: ml_collections.ConfigDict, *,
            "mesh.num_devices", config.mesh.num_devices,
            "use -1 (all devices) or a positive count")
   _check_pix2pix(config)
-  if check_paths and d.source not in EMBEDDED_SOURCES:
+  if check_paths and d.source not in BUILTIN_SOURCES:
     _check_data_dir(d.data_dir)
     if d.source == "paired" and d.paired_layout == "folders":
       for side in ("A", "B"):
@@ -511,6 +617,8 @@ def _check_pix2pix(config: ml_collections.ConfigDict) -> None:
   _require(config.loss.l1_weight >= 0 and math.isfinite(
       config.loss.l1_weight), "loss.l1_weight", config.loss.l1_weight,
            "use a finite number >= 0 (100 in the paper)")
+  _require(d.channels == 3, "data.channels", d.channels,
+           "pix2pix translates RGB pairs: set it to 3")
   _require(not d.conditional, "data.conditional", d.conditional,
            "pix2pix is conditioned on the source image, not on labels: "
            "set it to False")
@@ -524,6 +632,10 @@ def _validate_augment(config: ml_collections.ConfigDict) -> None:
   a = config.augment
   _require(a.mode in AUGMENT_MODES, "augment.mode", a.mode,
            f"one of {', '.join(AUGMENT_MODES)}")
+  if config.model.arch not in AUGMENTED_ARCHS:
+    _require(a.mode == "noaug", "augment.mode", a.mode,
+             f"model.arch={config.model.arch!r} trains without augmentation"
+             f" (it is for {', '.join(AUGMENTED_ARCHS)}): set it to 'noaug'")
   _require(0 <= a.p <= 1, "augment.p", a.p, "use a probability in [0, 1]")
   _require(-1 <= a.target <= 1, "augment.target", a.target,
            "use a number in [-1, 1], the range of E[sign(D(real))]")
@@ -559,6 +671,44 @@ def _check_resume_from(spec: str) -> None:
                       "a training workdir")
 
 
+def _validate_classic(config: ml_collections.ConfigDict) -> None:
+  """The keys of the classic baselines (model.arch in CLASSIC_ARCHS).
+
+  Imports the networks' and losses' modules for their name lists and size
+  rules (so only baseline configs pay for importing JAX here).
+  """
+  # pylint: disable=g-import-not-at-top
+  from stylegan_jax import losses
+  from stylegan_jax.nets import classic
+  from stylegan_jax.nets import mlp
+  # pylint: enable=g-import-not-at-top
+  d, m, l = config.data, config.model, config.loss
+  if m.arch == "mlp":
+    _require(m.variant in mlp.MLP_VARIANTS, "model.variant", m.variant,
+             f"one of {', '.join(mlp.MLP_VARIANTS)}")
+    hidden = m.mlp_hidden
+    _require(isinstance(hidden, (tuple, list)) and len(hidden) >= 1 and all(
+        isinstance(h, int) and h >= 1 for h in hidden), "model.mlp_hidden",
+             hidden, "use one or more positive layer widths, e.g. (128, 128)")
+    _require(d.resolution >= 4, "data.resolution", d.resolution,
+             "use at least 4 pixels")
+  else:
+    try:
+      classic.upsampling_chain(d.resolution)
+    except ValueError:
+      _require(False, "data.resolution", d.resolution,
+               f"the {m.arch} networks need 4, 5, 6 or 7 times a power of "
+               "two, at least 8 (e.g. 16, 28, 32, 64)")
+    for key in ("g_channels", "g_channel_min", "d_channels",
+                "d_channel_max"):
+      _require(isinstance(m[key], int) and m[key] >= 1, f"model.{key}",
+               m[key], "use a positive integer")
+  _require(l.gan_loss in losses.GAN_LOSSES, "loss.gan_loss", l.gan_loss,
+           f"one of {', '.join(losses.GAN_LOSSES)}")
+  _require(l.gp_weight >= 0 and math.isfinite(l.gp_weight), "loss.gp_weight",
+           l.gp_weight, "use a finite number >= 0 (0 turns it off)")
+
+
 def _check_data_dir(data_dir: str) -> None:
   path = os.path.expanduser(data_dir)
   if not os.path.exists(path):
@@ -579,12 +729,36 @@ def parse_flags(argv: list[str]) -> list[str]:
   A misspelt `--config.section.key` names the nearest valid key; any other
   flag or config-file error is one line too; exit code 2.
   """
+  argv, unset = _none_overrides(argv)
   try:
-    return flags.FLAGS(argv)
+    rest = flags.FLAGS(argv)
   except Exception as e:  # pylint: disable=broad-except
     if errors.debug_requested(argv):
       raise
     errors.fail(_flag_error_message(e, argv))
+  for key in unset:  # After the config file and the other overrides.
+    section, leaf = key.split(".")
+    flags.FLAGS["config"].value[section][leaf] = None
+  return rest
+
+
+def _none_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
+  """Splits `--config.K=None` off argv for the keys that may be None.
+
+  absl would parse 'None' as the field's type; the optional keys (those
+  None in `base_config`, e.g. `train.ema_rampup`) take it as None.
+  """
+  base = base_config()
+  optional = {k for k in flat_keys(base)
+              if base[k.split(".")[0]][k.split(".")[1]] is None}
+  kept, unset = [], []
+  for arg in argv:
+    m = re.fullmatch(r"--config\.([\w]+\.[\w]+)=(?:None|none)", arg)
+    if m and m.group(1) in optional:
+      unset.append(m.group(1))
+    else:
+      kept.append(arg)
+  return kept, unset
 
 
 def _flag_error_message(e: Exception, argv: list[str]) -> str:

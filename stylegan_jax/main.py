@@ -75,9 +75,10 @@ def dry_run(config) -> None:
         "processes")
   c_dim = 1 if config.data.conditional else 0  # Label count is data-defined.
   abstract = setup.build(config, c_dim, mesh).abstract_state
-  for name, tree in (("G.mapping", abstract.g_params["mapping"]),
-                     ("G.synthesis", abstract.g_params["synthesis"]),
-                     ("D", abstract.d_params)):
+  g = abstract.g_params
+  parts = ([("G.mapping", g["mapping"]), ("G.synthesis", g["synthesis"])]
+           if "mapping" in g else [("G", g)])  # A baseline's G is one net.
+  for name, tree in (*parts, ("D", abstract.d_params)):
     print(f"{name:12s} {state_lib.param_count(tree):>12,d} parameters")
 
 

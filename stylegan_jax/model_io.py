@@ -13,6 +13,12 @@ A model spec is one of:
 
 `network` picks G_ema (default) or G where the source has both.
 
+Workdirs and exports hold StyleGAN2 networks or a classic baseline's
+(`mlp`, `dcgan`, `vanilla`; `nets.factory.NETWORKS`). A baseline's G maps z
+straight to images: it generates, but has no W space, so what works in W
+(mapping, truncation, style mixing, W walks, projection) asks for a StyleGAN
+model (`Model.require_stylegan`).
+
 Exports are untrusted files: before anything is built, the JSON config is
 checked (known fields, types, sane sizes), the archive's members are checked
 against the arrays that config implies (every one present, nothing else,
@@ -29,6 +35,7 @@ import pathlib
 import zipfile
 from typing import Any
 
+import flax.linen as nn
 import jax
 import ml_collections
 import numpy as np
@@ -39,9 +46,8 @@ from stylegan_jax.errors import UserError
 from stylegan_jax.images import atomic_path
 from stylegan_jax.interop import official
 from stylegan_jax.interop import official_pickle
-from stylegan_jax.nets import Discriminator
-from stylegan_jax.nets import Generator
 from stylegan_jax.nets import create_networks
+from stylegan_jax.nets import factory
 from stylegan_jax.nets.factory import abstract_discriminator_variables
 from stylegan_jax.nets.factory import abstract_generator_variables
 
@@ -63,8 +69,9 @@ class Model:
   """A generator (and, when the source has one, a discriminator).
 
   Attributes:
-    G: the generator module.
-    variables: its variables, {'params': ..., 'buffers': ...}.
+    G: the generator module (StyleGAN2's `Generator` or a baseline's).
+    variables: its variables, {'params': ..., 'buffers': ...} ('params'
+      only for a baseline).
     class_names: label names for conditional models (indices as strings
       when the source has no names); empty when unconditional.
     source: where it came from, for messages.
@@ -72,12 +79,44 @@ class Model:
     d_variables: D's variables, or None.
   """
 
-  G: Generator
+  G: nn.Module
   variables: Variables
   class_names: tuple[str, ...] = ()
   source: str = ""
-  D: Discriminator | None = None
+  D: nn.Module | None = None
   d_variables: Variables | None = None
+
+  @property
+  def family(self) -> str:
+    """'stylegan2' or the baseline's name ('mlp', 'dcgan', 'vanilla')."""
+    return factory.network_family(self.G)
+
+  @property
+  def is_stylegan(self) -> bool:
+    """Whether G is StyleGAN's (a W space, noise inputs)."""
+    return factory.is_stylegan(self.G)
+
+  def require_stylegan(self, what: str,
+                       hint: str = "generate and metrics swd work with it"
+                       ) -> None:
+    """Raises a one-line UserError unless G is StyleGAN's.
+
+    Args:
+      what: what needs W, e.g. 'style mixing'.
+      hint: what the user can do instead.
+    """
+    if not self.is_stylegan:
+      raise UserError(
+          f"{what} needs a StyleGAN model (it works in W) — {self.source} is "
+          f"a baseline ({self.family}) whose G maps z straight to images; "
+          f"{hint}")
+
+  def generate(self, z, c=None) -> jax.Array:
+    """A baseline's z [N, z_dim], c [N, c_dim] -> images [N, H, W, C]."""
+    if self.is_stylegan:
+      raise UserError(f"{self.source} is a StyleGAN model — use map and "
+                      "synthesize (or sampling.generate_images)")
+    return self.G.apply(self.variables, z, c)
 
   def class_index(self, name_or_index: str | int) -> int:
     """A class given by name or index -> its index, with a clear error."""
@@ -99,12 +138,14 @@ class Model:
   def map(self, z, c=None, truncation_psi: float = 1.0,
           truncation_cutoff: int | None = None) -> jax.Array:
     """z [N, z_dim], c [N, c_dim] -> ws [N, num_ws, w_dim] (G.map)."""
+    self.require_stylegan("mapping z to W")
     return self.G.apply(self.variables, z, c, truncation_psi,
                         truncation_cutoff, method=self.G.map)
 
   def synthesize(self, ws, noise_mode: str = "const",
                  noise_key: jax.Array | None = None) -> jax.Array:
     """ws [N, num_ws, w_dim] -> images [N, H, W, C] in [-1, 1]."""
+    self.require_stylegan("synthesis from W")
     rngs = {"noise": noise_key} if noise_key is not None else None
     return self.G.apply(self.variables, ws, noise_mode=noise_mode,
                         method=self.G.synthesize, rngs=rngs)
@@ -163,24 +204,33 @@ def _from_workdir(workdir: pathlib.Path, step: int | None,
     raise ModelFileError(f"{workdir} has no checkpoint {step} — it has "
                          f"{steps}")
   meta = checkpoint.read_config(manager, step)
-  config = ml_collections.ConfigDict(meta["config"])
+  config = _stored_config(meta["config"])
   G, D = create_networks(config, meta["c_dim"])
   g_fields = ("ema_params", "ema_buffers") if network == "G_ema" else (
       "g_params", "g_buffers")
   g_abstract = abstract_generator_variables(G)
-  abstract = {g_fields[0]: g_abstract["params"],
-              g_fields[1]: g_abstract["buffers"],
-              "d_params": abstract_discriminator_variables(D)["params"]}
+  # A baseline's G has no buffers (its state holds empty ones).
+  collections = [c for c in ("params", "buffers") if c in g_abstract]
+  abstract = {g_fields[i]: g_abstract[c] for i, c in enumerate(collections)}
+  abstract["d_params"] = abstract_discriminator_variables(D)["params"]
   device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
   abstract = jax.tree.map(
       lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=device),
       abstract)
   restored = checkpoint.restore_variables(manager, step, abstract)
-  return Model(G=G, variables={"params": restored[g_fields[0]],
-                               "buffers": restored[g_fields[1]]},
+  return Model(G=G, variables={c: restored[g_fields[i]]
+                               for i, c in enumerate(collections)},
                class_names=tuple(meta.get("class_names", ())),
                source=f"{workdir}@{step} ({network})", D=D,
                d_variables={"params": restored["d_params"]})
+
+
+def _stored_config(stored: dict[str, Any]) -> ml_collections.ConfigDict:
+  """A checkpoint's JSON config, with keys older runs did not write."""
+  config = ml_collections.ConfigDict(stored)
+  if "channels" not in config.data:
+    config.data.channels = 3  # Before data.channels, everything was RGB.
+  return config
 
 
 def _from_official_pickle(path: pathlib.Path, network: str) -> Model:
@@ -219,6 +269,7 @@ def save_model(path: str | os.PathLike, model: Model) -> pathlib.Path:
     raise UserError(f"exported models end in .npz, got {path} — e.g. "
                     f"{path.with_suffix('.npz')}")
   config = {"format": FORMAT, "version": FORMAT_VERSION,
+            "family": model.family,
             "generator": _module_fields(model.G),
             "class_names": list(model.class_names),
             "source": model.source}
@@ -240,11 +291,19 @@ _INT_BOUNDS = {
     "mapping_layer_features": (1, 65536), "channel_base": (1, 1 << 24),
     "channel_max": (1, 65536), "cmap_dim": (1, 65536),
     "mbstd_group_size": (1, 65536), "mbstd_num_channels": (0, 65536),
+    "channels": (1, 65536), "channel_min": (1, 65536),
 }
+# Fields that are short lists of numbers: name -> (most entries, numbers are
+# integers >= 1).
+_LIST_FIELDS = {"resample_filter": (16, False), "hidden": (64, True)}
 
 
-def _check_fields(module_cls, fields: Any, what: str, source) -> dict:
-  """Export config fields -> kwargs for module_cls, or ModelFileError."""
+def _check_fields(module_cls, fields: Any, what: str, source, *,
+                  power_of_two: bool) -> dict:
+  """Export config fields -> kwargs for module_cls, or ModelFileError.
+
+  `power_of_two`: img_resolution must be one (StyleGAN's networks).
+  """
   if not isinstance(fields, dict):
     raise ModelFileError(f"{source}: the {what} config is not an object")
   known = {f.name: f for f in dataclasses.fields(module_cls)
@@ -262,15 +321,20 @@ def _check_fields(module_cls, fields: Any, what: str, source) -> dict:
                              f"integer in [{lo}, {hi}]")
     elif isinstance(value, float) and not math.isfinite(value):
       raise ModelFileError(f"{source}: {what}.{name}={value!r} is not finite")
-    if name == "resample_filter":
-      if (not isinstance(value, list) or not 1 <= len(value) <= 16 or
-          not all(isinstance(v, (int, float)) for v in value)):
-        raise ModelFileError(f"{source}: {what}.resample_filter is not a "
-                             "short list of numbers")
+    if name in _LIST_FIELDS:
+      most, positive_ints = _LIST_FIELDS[name]
+      if (not isinstance(value, list) or not 1 <= len(value) <= most or
+          not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                  for v in value) or (positive_ints and not all(
+                      isinstance(v, int) and 1 <= v <= 65536
+                      for v in value))):
+        raise ModelFileError(f"{source}: {what}.{name} is not a short list "
+                             "of " + ("layer widths" if positive_ints
+                                      else "numbers"))
       value = tuple(value)
     out[name] = value
   res = out.get("img_resolution", 0)
-  if res & (res - 1):
+  if power_of_two and res & (res - 1):
     raise ModelFileError(f"{source}: {what}.img_resolution={res} is not a "
                          "power of two")
   return out
@@ -316,14 +380,22 @@ def _from_export(path: pathlib.Path, max_bytes: int) -> Model:
           f"{source} has export version {version}; this stylegan_jax reads "
           f"up to {FORMAT_VERSION} — upgrade stylegan_jax")
 
+    family = config.get("family", "stylegan2")  # Older exports: StyleGAN2.
+    if family not in factory.NETWORKS:
+      raise ModelFileError(f"{source}: unknown network family {family!r} — "
+                           f"this stylegan_jax reads "
+                           f"{', '.join(factory.NETWORKS)}")
+    g_cls, d_cls = factory.NETWORKS[family]
+    stylegan = family == "stylegan2"
     try:
-      G = Generator(**_check_fields(Generator, config.get("generator"),
-                                    "generator", source))
+      G = g_cls(**_check_fields(g_cls, config.get("generator"), "generator",
+                                source, power_of_two=stylegan))
       expected = _expected("G", abstract_generator_variables(G))
       D = None
       if "discriminator" in config:
-        D = Discriminator(**_check_fields(
-            Discriminator, config["discriminator"], "discriminator", source))
+        D = d_cls(**_check_fields(d_cls, config["discriminator"],
+                                  "discriminator", source,
+                                  power_of_two=stylegan))
         expected.update(_expected("D", abstract_discriminator_variables(D)))
     except ModelFileError:
       raise

@@ -237,6 +237,7 @@ def w_statistics(model: model_io.Model, c: jax.Array | None = None,
     buffer is all zero; sigma_w: RMS distance of the samples to their
     mean, scalar).
   """
+  model.require_stylegan("the W statistics")
   G = model.G
   z = jax.random.normal(jax.random.key(seed), (num_samples, G.z_dim))
   cs = None if c is None else jnp.broadcast_to(c, (num_samples, G.c_dim))
@@ -301,6 +302,7 @@ def project(
   Returns:
     A ProjectionResult.
   """
+  model.require_stylegan("projection")
   G, variables = model.G, model.variables
   res = G.img_resolution
   target = jnp.asarray(target, jnp.float32)

@@ -9,6 +9,11 @@ official tools, and with `noise_mode='random'` its noise comes from
 `jax.random.key(seed)`, drawn per image; so the image for a seed never
 depends on the batch size or its position in the batch. Calls are jitted
 and batched; the last batch is padded so each run compiles one shape.
+
+A classic baseline's G (`model.is_stylegan` False) maps z straight to
+images: `iter_z_images`, `generate_images` and Z-space walks work with it
+(it has no noise inputs, so `noise_mode` does not change its images);
+truncation, style mixing and W-space walks need a StyleGAN model and say so.
 """
 
 from collections.abc import Iterator, Sequence
@@ -90,6 +95,11 @@ def _map(G, variables, z, c, truncation_psi, truncation_cutoff):
                  method=G.map)
 
 
+@functools.partial(jax.jit, static_argnames=("G",))
+def _generate(G, variables, z, c):
+  return G.apply(variables, z, c)
+
+
 @functools.partial(jax.jit, static_argnames=("G", "noise_mode"))
 def _synthesize(G, variables, ws, noise_seeds, noise_mode):
   if noise_mode != "random":
@@ -117,6 +127,7 @@ def map_z(model: model_io.Model, z: np.ndarray, c: np.ndarray | None,
           truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
           batch_size: int = 8) -> np.ndarray:
   """z [N, z_dim], c [N, c_dim] or None -> ws [N, num_ws, w_dim] float32."""
+  model.require_stylegan("mapping z to W")
   _check_truncation(model, truncation_psi, truncation_cutoff)
   # psi is static: psi = 1 then skips truncation exactly (and needs no w_avg).
   fn = lambda z_, c_: _map(model.G, model.variables, z_, c_,  # pylint: disable=unnecessary-lambda-assignment
@@ -177,6 +188,38 @@ def synthesize(model: model_io.Model, ws: np.ndarray,
                                              noise_seeds, batch_size)))
 
 
+def iter_z_images(model: model_io.Model, z: np.ndarray,
+                  c: np.ndarray | None, *, truncation_psi: float = 1.0,
+                  truncation_cutoff: int | None = None,
+                  noise_mode: str = "const",
+                  noise_seeds: Sequence[int] | None = None,
+                  batch_size: int = 8) -> Iterator[np.ndarray]:
+  """Yields uint8 image batches [B, H, W, C] for z [N, z_dim] and c.
+
+  A StyleGAN model maps (with truncation) and synthesizes (`noise_mode`,
+  `noise_seeds` as in `iter_synthesize`); a baseline runs G on z directly
+  (truncation needs W: anything but psi 1 and no cutoff is an error).
+  """
+  if model.is_stylegan:
+    ws = map_z(model, z, c, truncation_psi, truncation_cutoff, batch_size)
+    yield from iter_synthesize(model, ws, noise_mode, noise_seeds,
+                               batch_size)
+    return
+  if truncation_psi != 1 or truncation_cutoff is not None:
+    model.require_stylegan("truncation", "drop --truncation_psi and "
+                           "--truncation_cutoff")
+  if noise_mode not in NOISE_MODES:
+    raise UserError(f"noise_mode must be one of {NOISE_MODES}, got "
+                    f"{noise_mode!r}")
+
+  def fn(z_, c_):
+    return _generate(model.G, model.variables, z_, c_)
+
+  for batch in _run_batched(fn, [np.asarray(z, np.float32), c], len(z),
+                            batch_size):
+    yield images.to_uint8(batch)
+
+
 # --------------------------------------------------------------- generate --
 
 
@@ -197,9 +240,13 @@ def iter_images(model: model_io.Model, seeds: Sequence[int], *,
   for s in batches(len(seeds), size):
     part = seeds[s]
     padded = part + part[-1:] * (size - len(part))  # One compiled shape.
-    ws = map_seeds(model, padded, class_label, truncation_psi,
-                   truncation_cutoff, size)
-    yield part, synthesize(model, ws, noise_mode, padded, size)[:len(part)]
+    z = z_from_seeds(padded, model.G.z_dim)
+    c = class_labels(model, class_label, len(padded))
+    rendered = np.concatenate(list(iter_z_images(
+        model, z, c, truncation_psi=truncation_psi,
+        truncation_cutoff=truncation_cutoff, noise_mode=noise_mode,
+        noise_seeds=padded, batch_size=size)))
+    yield part, rendered[:len(part)]
 
 
 def generate_images(model: model_io.Model, seeds: Sequence[int], *,
@@ -301,6 +348,7 @@ def style_mixing_grid(model: model_io.Model, row_seeds: Sequence[int],
   Returns:
     A `StyleMixing` of uint8 arrays.
   """
+  model.require_stylegan("style mixing")
   if not len(row_seeds) or not len(col_seeds):
     raise UserError("give at least one row seed and one column seed")
   if styles is None:
@@ -405,7 +453,8 @@ def interpolation_frames(model: model_io.Model, seeds: Sequence[int], *,
   Args:
     model: a loaded `model_io.Model`.
     seeds: k >= 2 seeds, visited in order.
-    space: 'w' (lerp of mapped ws) or 'z' (slerp of z, then mapped).
+    space: 'w' (lerp of mapped ws) or 'z' (slerp of z, then mapped; the
+      one walk a baseline can take).
     frames_per_seed: frames per step from one seed to the next.
     loop: also walk from the last seed back to the first.
     truncation_psi, truncation_cutoff: applied when mapping.
@@ -419,15 +468,19 @@ def interpolation_frames(model: model_io.Model, seeds: Sequence[int], *,
   """
   if space not in SPACES:
     raise UserError(f"space must be one of {SPACES}, got {space!r}")
+  if space == "w":
+    model.require_stylegan("a walk in W", "walk in Z instead (--space z)")
   schedule = walk_schedule(len(seeds), frames_per_seed, loop)
+  noise_seeds = [seeds[0]] * len(schedule)
   if space == "w":
     keys = map_seeds(model, seeds, class_label, truncation_psi,
                      truncation_cutoff, batch_size)
     ws = np.stack([lerp(keys[i], keys[j], t) for i, j, t in schedule])
-  else:
-    keys = z_from_seeds(seeds, model.G.z_dim)
-    z = np.stack([slerp(keys[i], keys[j], t) for i, j, t in schedule])
-    c = class_labels(model, class_label, len(z))
-    ws = map_z(model, z, c, truncation_psi, truncation_cutoff, batch_size)
-  noise_seeds = [seeds[0]] * len(ws)
-  return synthesize(model, ws, noise_mode, noise_seeds, batch_size)
+    return synthesize(model, ws, noise_mode, noise_seeds, batch_size)
+  keys = z_from_seeds(seeds, model.G.z_dim)
+  z = np.stack([slerp(keys[i], keys[j], t) for i, j, t in schedule])
+  c = class_labels(model, class_label, len(z))
+  return np.concatenate(list(iter_z_images(
+      model, z, c, truncation_psi=truncation_psi,
+      truncation_cutoff=truncation_cutoff, noise_mode=noise_mode,
+      noise_seeds=noise_seeds, batch_size=batch_size)))

@@ -2,6 +2,8 @@
 
 import importlib.util
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -82,3 +84,25 @@ def test_parse_arg():
   assert (a.res, a.cond, a.data) == (512, True, "")
   with pytest.raises(ValueError, match="unknown config argument 'nope'"):
     configs.parse_arg("nope=1", res=256)
+
+
+def test_optional_keys_take_none_from_the_command_line(tmp_path):
+  """`--config.train.ema_rampup=None` unsets a ramp-up the experiment set
+  (what the official `--resume` does); a required key cannot be None."""
+  root = pathlib.Path(__file__).parents[1]
+
+  def dry_run(*overrides):
+    return subprocess.run(
+        [sys.executable, "-m", "stylegan_jax.main",
+         "--config=experiments/demo.py", f"--workdir={tmp_path}",
+         "--dry_run", *overrides], cwd=root, capture_output=True, text=True,
+        timeout=300, check=False)
+
+  done = dry_run("--config.train.ema_rampup=None",
+                 "--config.train.batch_size=8")
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert '"ema_rampup": null' in done.stdout
+  assert '"batch_size": 8' in done.stdout
+  bad = dry_run("--config.train.batch_size=None")
+  assert bad.returncode == 2
+  assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr

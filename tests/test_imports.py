@@ -14,6 +14,7 @@ MODULES = [
     "stylegan_jax", "stylegan_jax.nets", "stylegan_jax.losses",
     "stylegan_jax.interop.official", "stylegan_jax.interop.official_pickle",
     "stylegan_jax.train.state", "stylegan_jax.train.step",
+    "stylegan_jax.train.classic_step", "stylegan_jax.nets.factory",
     "stylegan_jax.train.setup", "stylegan_jax.train.augmentation",
     "stylegan_jax.train.transfer", "stylegan_jax.model_io",
     "stylegan_jax.checkpoint", "stylegan_jax.sharding",

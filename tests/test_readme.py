@@ -118,6 +118,9 @@ def _check_train_command(argv):
     if m:
       section, key = m.group(1).split(".")
       current = config[section][key]
-      config[section][key] = type(current)(m.group(2)) if current is not \
-          None else m.group(2)
+      if m.group(2) == "None":  # An optional key unset (parse_flags).
+        config[section][key] = None
+      else:
+        config[section][key] = type(current)(m.group(2)) if current is not \
+            None else m.group(2)
   configs.validate(config, check_paths=False)

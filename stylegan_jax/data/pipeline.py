@@ -2,14 +2,19 @@
 
 This module owns everything between a data source and the NumPy batches the
 training loop shards onto devices: choosing the source (the embedded art set,
-a WikiArt copy or any image folder, the last two through the TFDS builders in
+the embedded 28 x 28 glyph digits, MNIST-style IDX files, a WikiArt copy or
+any image folder, the last two through the TFDS builders in
 `tfds_builders.py`; or, for pix2pix, image pairs: the embedded paired set or
 a folder of pairs, see "Paired data" below), this host's shard, the epoch
-order, decoding, crop or pad to square, resizing, flipping, scaling to
-[-1, 1], batching and prefetching.
+order, decoding, the channel count, crop or pad to square, resizing,
+flipping, scaling to [-1, 1], batching and prefetching.
 
 Choices, so runs can be compared and resumed:
 
+* Channels (`channels`, 3 or 1). Every source is converted to the channel
+  count asked for: RGB to grayscale with `images.to_channels`'s weights
+  (0.299, 0.587, 0.114, rounded to whole levels), grayscale to RGB by
+  repeating the channel.
 * Resizing. After the centre crop (or the pad to a square, with black), a
   larger square is shrunk with `tf.image.resize(method='area')`, the exact box
   average for integer factors and free of ringing; a smaller one is enlarged
@@ -82,6 +87,8 @@ from stylegan_jax import images as images_lib
 from stylegan_jax.data import embedded
 from stylegan_jax.data import paired
 from stylegan_jax.errors import UserError
+from stylegan_jax.data import glyphs
+from stylegan_jax.data import idx
 
 # Threads TensorFlow may use for its own ops and for tf.data.
 _TF_THREADS = 2
@@ -100,22 +107,24 @@ class DataConfig:
   default lives; the fields are those of that section.
 
   Attributes:
-    source: 'embedded' (procedural art in the package), 'wikiart' or
-      'image_folder'.
+    source: 'embedded' (procedural art in the package), 'glyphs' (the
+      package's 28 x 28 digits, `data/glyphs.py`), 'mnist' (IDX files),
+      'wikiart' or 'image_folder'.
     data_dir: the images folder (the TFDS manual dir) for 'wikiart' and
-      'image_folder'.
+      'image_folder'; the folder of the IDX files for 'mnist'.
     tfds_dir: where prepared TFDS records are written and read.
     resolution: output height and width in pixels.
     conditional: yield class labels (otherwise labels are all 0).
     label_key: which label when conditional: 'style' for the embedded set,
-      'style' or 'genre' for WikiArt; the folder name for 'image_folder'
-      (which accepts 'label' or the default 'style').
+      'style' or 'genre' for WikiArt; the folder name for 'image_folder',
+      the digit for 'glyphs' and 'mnist' (these accept 'label' or the
+      default 'style').
     xflip: mirror random examples (see the module docstring).
     crop: 'center' to centre-crop to a square, 'pad' to pad to one.
     shuffle_buffer: examples in the shuffle buffer.
     seed: seed of the epoch order and the flips.
-    embedded_num_images: size of the embedded dataset (training pairs of
-      the embedded paired set).
+    embedded_num_images: size of the embedded art or glyph dataset
+      (training pairs of the embedded paired set).
     embedded_seed: seed the embedded images are drawn from.
     on_change: when the images folder changed since it was prepared:
       'reprepare' or 'use_prepared' (`tfds_builders.prepare`).
@@ -123,6 +132,7 @@ class DataConfig:
     paired_direction: 'AtoB' (A is the source) or 'BtoA'.
     paired_jitter: the paper's random resize-and-crop jitter for pairs.
     paired_eval_images: pairs held out for evaluation.
+    channels: 3 (RGB) or 1 (grayscale).
   """
 
   source: str
@@ -142,6 +152,7 @@ class DataConfig:
   paired_direction: str
   paired_jitter: bool
   paired_eval_images: int
+  channels: int
 
   @classmethod
   def from_config(cls, data: ml_collections.ConfigDict, *,
@@ -167,8 +178,11 @@ class DataConfig:
     if self.shuffle_buffer < 1:
       raise ValueError(
           f"shuffle_buffer must be positive, got {self.shuffle_buffer}")
-    if self.source not in configs.EMBEDDED_SOURCES and not self.data_dir:
+    if self.source not in configs.BUILTIN_SOURCES and not self.data_dir:
       raise ValueError(f"source {self.source!r} needs data_dir")
+    if self.channels not in configs.CHANNELS:
+      raise ValueError(f"channels must be one of {configs.CHANNELS}, got "
+                       f"{self.channels}")
 
 
 _TF_CONFIGURED = False
@@ -201,7 +215,7 @@ class _Source:
   Attributes:
     dataset: finite, deterministic order; elements are (record, label int32
       scalar) where the record is whatever `decode` takes.
-    decode: record -> uint8 [h, w, 3] image tensor.
+    decode: record -> uint8 [h, w, channels] image tensor.
     num_examples: number of elements in `dataset`.
     class_names: names of the label values (empty when unconditional).
     label_counts: images per class in the whole dataset (all hosts), int64
@@ -217,6 +231,33 @@ class _Source:
   paired: bool = False
 
 
+def _array_source(cfg: DataConfig, images: np.ndarray, labels: np.ndarray,
+                  class_names: tuple[str, ...], process_index: int,
+                  process_count: int) -> _Source:
+  """An in-memory dataset as this host's source (strided rows).
+
+  Args:
+    cfg: the data config (channels, conditional).
+    images: uint8 [N, H, W, C], C 1 or 3.
+    labels: int [N] in [0, len(class_names)).
+    class_names: the names of the label values.
+    process_index, process_count: this host and the host count.
+  """
+  images = images_lib.to_channels(images, cfg.channels)
+  counts = np.bincount(labels, minlength=len(class_names))
+  per_host = len(images) // process_count
+  rows = slice(process_index, per_host * process_count, process_count)
+  images, labels = images[rows], labels[rows].astype(np.int32)
+  if not cfg.conditional:
+    labels = np.zeros_like(labels)
+  dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+  return _Source(
+      dataset=dataset, decode=lambda image: image, num_examples=per_host,
+      class_names=class_names if cfg.conditional else (),
+      label_counts=(counts.astype(np.int64) if cfg.conditional
+                    else np.zeros([0], np.int64)))
+
+
 def _embedded_source(cfg: DataConfig, process_index: int,
                      process_count: int) -> _Source:
   if cfg.conditional and cfg.label_key not in ("style", "label"):
@@ -224,18 +265,28 @@ def _embedded_source(cfg: DataConfig, process_index: int,
         f"the embedded dataset has only 'style' labels, not {cfg.label_key!r}")
   images, labels = embedded.make_dataset(
       cfg.embedded_num_images, cfg.resolution, cfg.embedded_seed)
-  counts = np.bincount(labels, minlength=len(embedded.STYLE_NAMES))
-  per_host = len(images) // process_count
-  rows = slice(process_index, per_host * process_count, process_count)
-  images, labels = images[rows], labels[rows]
-  if not cfg.conditional:
-    labels = np.zeros_like(labels)
-  dataset = tf.data.Dataset.from_tensor_slices((images, labels))
-  return _Source(
-      dataset=dataset, decode=lambda image: image, num_examples=per_host,
-      class_names=embedded.STYLE_NAMES if cfg.conditional else (),
-      label_counts=(counts.astype(np.int64) if cfg.conditional
-                    else np.zeros([0], np.int64)))
+  return _array_source(cfg, images, labels, embedded.STYLE_NAMES,
+                       process_index, process_count)
+
+
+def _digits_source(cfg: DataConfig, process_index: int,
+                   process_count: int) -> _Source:
+  """'glyphs' (drawn here) or 'mnist' (IDX files in data_dir): digits."""
+  if cfg.conditional and cfg.label_key not in ("style", "label"):
+    raise ValueError(f"source {cfg.source!r} has only digit labels "
+                     f"(label_key 'label' or 'style'), not {cfg.label_key!r}")
+  if cfg.source == "glyphs":
+    images, labels = glyphs.make_dataset(
+        cfg.embedded_num_images, cfg.embedded_seed, cfg.resolution)
+    class_names = glyphs.CLASS_NAMES
+  else:
+    images, labels = idx.load_split(os.path.expanduser(cfg.data_dir), "train")
+    if not len(labels) or labels.min() < 0:
+      raise idx.IdxError(f"the labels in {cfg.data_dir} must be class "
+                         "indices >= 0, and there must be images")
+    class_names = tuple(str(i) for i in range(int(labels.max()) + 1))
+  return _array_source(cfg, images, labels, class_names, process_index,
+                       process_count)
 
 
 def _tfds_source(cfg: DataConfig, process_index: int,
@@ -305,8 +356,9 @@ def _tfds_source(cfg: DataConfig, process_index: int,
       return tf.constant(0, tf.int32)
 
   def decode(data):
-    return tf.io.decode_image(data, channels=3, dtype=tf.uint8,
-                              expand_animations=False)
+    image = tf.io.decode_image(data, channels=3, dtype=tf.uint8,
+                               expand_animations=False)
+    return grayscale(image) if cfg.channels == 1 else image
 
   dataset = dataset.map(lambda ex: (ex["image"], label_of(ex)))
   return _Source(dataset=dataset, decode=decode, num_examples=num_examples,
@@ -316,17 +368,27 @@ def _tfds_source(cfg: DataConfig, process_index: int,
 # ------------------------------------------------------------ preprocessing --
 
 
+def grayscale(image: tf.Tensor) -> tf.Tensor:
+  """uint8 [h, w, 3] -> [h, w, 1], as `images.to_channels` does in NumPy."""
+  luma = tf.tensordot(tf.cast(image, tf.float32),
+                      tf.constant([0.299, 0.587, 0.114], tf.float32),
+                      axes=1)  # [h, w]
+  return tf.cast(tf.clip_by_value(tf.round(luma), 0.0, 255.0),
+                 tf.uint8)[..., None]
+
+
 def preprocess(image: tf.Tensor, resolution: int, crop: str) -> tf.Tensor:
   """Square crop or pad, resize, scale.
 
   Args:
-    image: uint8 [h, w, 3], any size.
+    image: uint8 [h, w, C], any size; C (kept) must be static.
     resolution: output size R.
     crop: 'center' or 'pad' (see the module docstring).
 
   Returns:
-    float32 [R, R, 3] in [-1, 1].
+    float32 [R, R, C] in [-1, 1].
   """
+  channels = image.shape[-1]
   h, w = tf.shape(image)[0], tf.shape(image)[1]
   if crop == "center":
     size = tf.minimum(h, w)
@@ -336,7 +398,7 @@ def preprocess(image: tf.Tensor, resolution: int, crop: str) -> tf.Tensor:
     size = tf.maximum(h, w)
     image = tf.image.pad_to_bounding_box(
         image, (size - h) // 2, (size - w) // 2, size, size)
-  image = tf.cast(image, tf.float32)  # [size, size, 3]
+  image = tf.cast(image, tf.float32)  # [size, size, C]
 
   def resize(method):
     out = tf.image.resize(image, [resolution, resolution], method=method)
@@ -346,12 +408,12 @@ def preprocess(image: tf.Tensor, resolution: int, crop: str) -> tf.Tensor:
       [(size > resolution, lambda: resize("area")),
        (size < resolution, lambda: resize("bicubic"))],
       default=lambda: image)
-  image = tf.ensure_shape(image, [resolution, resolution, 3])
+  image = tf.ensure_shape(image, [resolution, resolution, channels])
   return image / 127.5 - 1.0
 
 
 def _maybe_flip(image: tf.Tensor, index: tf.Tensor, seed: int) -> tf.Tensor:
-  """Mirrors `image` [H, W, 3] for about half of all stream positions."""
+  """Mirrors `image` [H, W, C] for about half of all stream positions."""
   key = tf.stack([tf.constant(seed * 65536 + _FLIP_SALT, tf.int64), index])
   flip = tf.random.stateless_uniform([], seed=key, alg="philox") < 0.5
   return tf.cond(flip, lambda: image[:, ::-1], lambda: image)
@@ -563,6 +625,8 @@ def create_input_iterator(cfg: DataConfig, *, batch_size: int,
     source = _embedded_source(cfg, process_index, process_count)
   elif cfg.source in configs.PAIRED_SOURCES:
     source = _paired_source(cfg, process_index, process_count)
+  elif cfg.source in ("glyphs", "mnist"):
+    source = _digits_source(cfg, process_index, process_count)
   else:
     source = _tfds_source(cfg, process_index, process_count)
   n = source.num_examples

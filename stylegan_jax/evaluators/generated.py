@@ -38,6 +38,7 @@ from stylegan_jax import labels as labels_lib
 from stylegan_jax import sampling
 from stylegan_jax import sharding
 from stylegan_jax.errors import UserError
+from stylegan_jax.nets.factory import is_stylegan
 
 
 def quantize(x: jax.Array) -> jax.Array:
@@ -94,11 +95,6 @@ class GeneratedImages:
     z = sampling.z_from_seeds([int(s) for s in seeds], z_dim)
     c = labels_lib.one_hot(labels[start:stop], len(self.class_probs))
     return z, c, seeds
-
-
-def is_stylegan(G) -> bool:
-  """Whether G maps and synthesises separately (truncation, noise, PPL)."""
-  return hasattr(G, "map") and hasattr(G, "synthesize")
 
 
 def check_generator(G, truncation_psi: float) -> None:

@@ -8,8 +8,9 @@
   at its snapshots. The settings are the `evals` section of the model's
   training config when the model is a training workdir (so a checkpoint
   scores what training logged), else the defaults, with `evals` overriding
-  single keys. Real images (`data`): a folder, or 'embedded' (the embedded
-  set as the workdir's config defines it, else the default one); without
+  single keys. Real images (`data`): a folder, or 'embedded' / 'glyphs' (the
+  built-in art or digit set as the workdir's config defines it, else the
+  default one); without
   `data` a workdir's own training data. Generated labels follow the class
   distribution training used (stored in the checkpoint), else the real
   folder's class subfolders, else uniform (with a note).
@@ -57,6 +58,7 @@ from stylegan_jax.metrics import image_quality
 PAIRED = ("psnr", "ssim", "ms_ssim")
 METRICS = (*evaluators.METRICS, *PAIRED)
 EMBEDDED = reals_lib.EMBEDDED
+BUILTIN = reals_lib.BUILTIN  # Real images made in the package.
 # Image pairs scored per jitted call.
 _PAIR_BATCH = 32
 
@@ -73,8 +75,8 @@ def find_images(root: str | os.PathLike) -> list[str]:
   """
   root = pathlib.Path(root)
   if not root.is_dir():
-    raise FileNotFoundError(f"{root} is not a folder of images (or "
-                            f"'{EMBEDDED}')")
+    raise FileNotFoundError(f"{root} is not a folder of images (or one of "
+                            f"{', '.join(BUILTIN)})")
   return images.find_images(root)
 
 
@@ -128,10 +130,12 @@ def real_images(data: str | None,
                       "own training data)")
     return reals_lib.RealImages.from_data_config(
         ml_collections.ConfigDict(stored))
-  if data == EMBEDDED:
-    source = ml_collections.ConfigDict(stored) if (
-        stored and stored.get("source") == EMBEDDED) else (
-            configs.base_config().data)
+  if data in BUILTIN:  # As the workdir's config defines it, else defaults.
+    if stored and stored.get("source") == data:
+      source = ml_collections.ConfigDict(stored)
+    else:
+      source = configs.base_config().data
+      source.source = data
     return reals_lib.RealImages.from_data_config(source)
   return reals_lib.RealImages(reals_lib.FOLDER, path=str(data))
 
@@ -246,9 +250,10 @@ def _check(metrics, model, data, data2) -> None:
         "paired images (e.g. projection targets and their results), not a "
         "model's random samples: pass two folders with the same file names, "
         "--data TARGETS --data2 RESULTS")
-  if paired and EMBEDDED in (data, data2):
+  builtin = [d for d in (data, data2) if d in BUILTIN]
+  if paired and builtin:
     raise UserError(f"{', '.join(paired)} compare two image folders; "
-                    f"'{EMBEDDED}' has no pairs")
+                     f"'{builtin[0]}' has no pairs")
   if data2 and not paired:
     raise UserError("--data2 is only used by the paired metrics "
                     f"({', '.join(PAIRED)})")

@@ -2,9 +2,10 @@
 
 Owns the pieces the three recipes have in common: their frameworks' default
 initialisers (a recipe trains from them, so they are part of the recipe),
-label conditioning by concatenation, the start resolution of a 2x upsampling
-chain, and `RECIPES`, each baseline's recommended loss and optimiser
-settings for the training configuration to read.
+label conditioning by concatenation and the start resolution of a 2x
+upsampling chain. Each recipe's training settings (loss, optimiser, batch)
+live in its experiment file (`experiments/mlp_gan.py`, `dcgan.py`,
+`vanilla_gan.py`).
 
 Conditioning (optional, `c_dim > 0`) is the conditional GAN of Mirza and
 Osindero (2014): G reads concat(z, c); D reads its input with c appended, to
@@ -12,7 +13,6 @@ the flattened image for an MLP and as `c_dim` constant planes for a conv net.
 With `c_dim = 0` every network is exactly its recipe.
 """
 
-import dataclasses
 import math
 
 import flax.linen as nn
@@ -140,54 +140,3 @@ def upsampling_chain(img_resolution: int) -> tuple[int, int]:
         f"img_resolution must be 4, 5, 6 or 7 times a power of two, at least "
         f"8 (e.g. 28, 32, 64), got {img_resolution}")
   return start, steps
-
-
-@dataclasses.dataclass(frozen=True)
-class Recipe:
-  """A baseline's recommended training settings (one Adam per network).
-
-  Attributes:
-    loss: a name in `stylegan_jax.losses.GAN_LOSSES`.
-    g_lr, d_lr: Adam learning rates.
-    betas: Adam (beta1, beta2) for both networks.
-    eps: Adam epsilon (Keras' default is 1e-7, PyTorch's 1e-8).
-    batch_size: images per step.
-    d_steps: D steps per G step.
-    source: where the numbers come from.
-  """
-
-  loss: str
-  g_lr: float
-  d_lr: float
-  betas: tuple[float, float]
-  eps: float
-  batch_size: int
-  d_steps: int = 1
-  source: str = ""
-
-
-_DCGAN_SETTINGS = ("Radford et al. 2015 (DCGAN): Adam lr 2e-4, beta1 0.5, "
-                   "batch 128, sigmoid cross-entropy with G trained towards "
-                   "'real' (non-saturating)")
-RECIPES: dict[str, Recipe] = {
-    "mlp_keras": Recipe(
-        loss="non_saturating", g_lr=2e-4, d_lr=2e-4, betas=(0.5, 0.999),
-        eps=1e-7, batch_size=128,
-        source="layers from the Keras recipe; optimiser not given there, "
-        "assumed: " + _DCGAN_SETTINGS),
-    "mlp_torch": Recipe(
-        loss="non_saturating", g_lr=2e-4, d_lr=2e-4, betas=(0.5, 0.999),
-        eps=1e-8, batch_size=128,
-        source="layers from the PyTorch recipe; optimiser not given there, "
-        "assumed: " + _DCGAN_SETTINGS),
-    "dcgan": Recipe(
-        loss="non_saturating", g_lr=2e-4, d_lr=2e-4, betas=(0.5, 0.999),
-        eps=1e-7, batch_size=128,
-        source="layers from the Keras art-generator recipe; optimiser "
-        "assumed: " + _DCGAN_SETTINGS),
-    "vanilla": Recipe(
-        loss="non_saturating", g_lr=2e-4, d_lr=2e-4, betas=(0.5, 0.999),
-        eps=1e-8, batch_size=128,
-        source="Adam lr 2e-4 for both from the 'Vanilla GAN vs StyleGAN' "
-        "recipe; betas and batch assumed: " + _DCGAN_SETTINGS),
-}

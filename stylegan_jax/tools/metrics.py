@@ -47,9 +47,9 @@ def build_parser() -> common.ArgumentParser:
   p.add_argument("--network", default="G_ema", choices=("G_ema", "G"),
                  help="Which generator of a workdir or pickle.")
   p.add_argument("--data", default=None,
-                 help="Real images: an image folder, or 'embedded' (default: "
-                 "a workdir's training data). For paired metrics, the first "
-                 "folder of pairs.")
+                 help="Real images: an image folder, 'embedded' (art) or "
+                 "'glyphs' (digits). For paired metrics, the first folder "
+                 "of pairs.")
   p.add_argument("--data2", default=None,
                  help="Second folder for paired metrics (psnr, ssim, "
                  "ms_ssim), with the same file names as --data.")

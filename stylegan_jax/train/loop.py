@@ -3,9 +3,9 @@
 In order: validate the config, lock the workdir, open the data, build
 everything with `setup.build`, restore the newest verified checkpoint (after
 checking that the config still fits it), compile the steps, then run
-iterations until `total_kimg`: each draws one global batch of reals and runs
-`Setup.run_iteration` (the phases, then G_ema and the counters). Progress is
-counted in images.
+iterations until `total_kimg` (or `total_epochs`): each draws one global
+batch of reals and runs `Setup.run_iteration` (the phases, then G_ema and
+the counters). Progress is counted in images.
 
 With `train.resume_from`, a workdir without checkpoints starts from the
 networks it names (fine-tuning, `train.transfer`). With augmentation on,
@@ -303,7 +303,13 @@ class _Run:
         str(self.workdir / "logs"), just_logging=not self.is_chief)
     step = int(self.state.step)
     nimg = int(self.state.nimg)  # Host copies of the counters: no syncs.
-    total_nimg = int(config.train.total_kimg * 1000)
+    # train.total_epochs, when set, wins over total_kimg.
+    dataset_size = self.data.num_examples * jax.process_count()
+    total_nimg = configs.total_nimg(config.train, dataset_size)
+    if config.train.total_epochs is not None:
+      logging.info("train.total_epochs=%g over %d images: %.3f kimg "
+                   "(train.total_kimg is not used)",
+                   config.train.total_epochs, dataset_size, total_nimg / 1000)
     log_nimg, snapshot_nimg, ckpt_nimg = (
         max(1, int(kimg * 1000)) for kimg in (
             config.train.log_every_kimg, config.train.snapshot_kimg,

@@ -73,14 +73,24 @@ def create_optimizer(lr: float, betas: tuple[float, float], eps: float,
   return adam(lr * ratio, b1=b1**ratio, b2=b2**ratio, eps=eps)
 
 
-def create_optimizers(config: ml_collections.ConfigDict):
+def create_optimizers(
+    config: ml_collections.ConfigDict,
+    reg_intervals: tuple[int | None, int | None] | None = None):
   """(g_tx, d_tx) from the `optim` and `loss` sections.
 
-  A regularisation turned off (weight 0) drops its correction.
+  Args:
+    config: the experiment config (lr, betas, eps from `optim`).
+    reg_intervals: (G's, D's) lazy-regularisation interval, None for a
+      network without a separate regularisation phase (no correction). By
+      default StyleGAN2's: `optim.g_reg_interval` when `loss.pl_weight` is
+      on, `optim.d_reg_interval` when `loss.r1_gamma` is on (a
+      regularisation turned off drops its correction).
   """
   o = config.optim
-  g_tx = create_optimizer(o.g_lr, tuple(o.betas), o.eps,
-                          o.g_reg_interval if config.loss.pl_weight else None)
-  d_tx = create_optimizer(o.d_lr, tuple(o.betas), o.eps,
-                          o.d_reg_interval if config.loss.r1_gamma else None)
+  if reg_intervals is None:
+    reg_intervals = (o.g_reg_interval if config.loss.pl_weight else None,
+                     o.d_reg_interval if config.loss.r1_gamma else None)
+  g_interval, d_interval = reg_intervals
+  g_tx = create_optimizer(o.g_lr, tuple(o.betas), o.eps, g_interval)
+  d_tx = create_optimizer(o.d_lr, tuple(o.betas), o.eps, d_interval)
   return g_tx, d_tx

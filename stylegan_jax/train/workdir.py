@@ -72,6 +72,7 @@ def shaping_settings(config: Mapping[str, Any], c_dim: int,
   out = {k: v for k, v in flat.items()
          if k.startswith("model.") and k not in _FREE_MODEL_KEYS}
   out["data.resolution"] = flat.get("data.resolution")
+  out["data.channels"] = flat.get("data.channels", 3)  # RGB before the key.
   out["c_dim"] = c_dim
   out["class_names"] = list(class_names)
   return out
@@ -90,7 +91,11 @@ def check_resume(stored: Mapping[str, Any], step: int, config,
   old = shaping_settings(stored["config"], stored.get("c_dim", 0),
                          stored.get("class_names", ()))
   new = shaping_settings(config.to_dict(), c_dim, class_names)
-  diff = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+  # A model key the stored config lacks was added to the schema after that
+  # checkpoint (its networks did not have the setting): not a change.
+  diff = [k for k in sorted(set(old) | set(new))
+          if old.get(k) != new.get(k)
+          and not (k.startswith("model.") and k not in old)]
   if diff:
     listed = "; ".join(f"{k}: stored {old.get(k)!r}, now {new.get(k)!r}"
                        for k in diff[:6])
