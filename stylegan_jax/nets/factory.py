@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from stylegan_jax.nets import progressive
 from stylegan_jax.nets.discriminator import Discriminator
 from stylegan_jax.nets.generator import Generator
 
@@ -30,6 +31,8 @@ def create_networks(config: ml_collections.ConfigDict, c_dim: int,
     (G, D), unbound Linen modules.
   """
   m = config.model
+  if m.arch == "stylegan2_progressive":  # At the final resolution.
+    return progressive.create_networks(config, c_dim, img_channels)
   common = dict(c_dim=c_dim, img_resolution=config.data.resolution,
                 img_channels=img_channels, channel_base=m.channel_base,
                 channel_max=m.channel_max, conv_clamp=m.conv_clamp,

@@ -24,6 +24,7 @@ from stylegan_jax import configs
 from stylegan_jax import labels as labels_lib
 from stylegan_jax import sharding
 from stylegan_jax.train import algorithm as algorithm_lib
+from stylegan_jax.train import progressive
 from stylegan_jax.train import state as state_lib
 from stylegan_jax.train import step as step_lib
 
@@ -31,6 +32,7 @@ END_ITERATION = "end_iteration"
 # config.model.arch -> the algorithm class (with a `create` classmethod).
 ALGORITHMS: dict[str, type[algorithm_lib.Algorithm]] = {
     "stylegan2": step_lib.StyleGAN2Step,
+    "stylegan2_progressive": progressive.ProgressiveStyleGAN,
 }
 assert set(ALGORITHMS) == set(configs.ARCHS), "configs.ARCHS is out of date"
 
