@@ -87,6 +87,8 @@ _EXPERIMENT = flags.DEFINE_multi_string(
     "experiment", [], "name=path[:arg] replaces a model's experiment file, "
     "e.g. stylegan2=experiments/stylegan2.py on a GPU.")
 _RESOLUTION = flags.DEFINE_integer("resolution", 16, "Image resolution.")
+_CHANNELS = flags.DEFINE_integer(
+    "channels", 3, "Image channels (where the config has data.channels).")
 _NUM_IMAGES = flags.DEFINE_integer("num_images", 2000,
                                    "Size of the embedded dataset.")
 _KIMG = flags.DEFINE_float("kimg", 6.0, "Training budget in kimg.")
@@ -139,6 +141,12 @@ def training_flags(name: str, spec: str, workdir: pathlib.Path) -> list[str]:
       f"--config.train.grid_size={_GRID.value}",
       "--config.train.resume=fresh",
   ]
+  base = configs.base_config()
+  if "channels" in base.data:  # Baselines' recipes may default to 1.
+    args.append(f"--config.data.channels={_CHANNELS.value}")
+  if "total_epochs" in base.train:  # It would win over total_kimg.
+    args.append(f"--config.train.total_epochs="
+                f"{kimg * 1000 / _NUM_IMAGES.value}")
   if name == "progressive":  # Grow through every stage within the budget.
     start = 4
     steps = max(int(math.log2(_RESOLUTION.value / start)), 0)
@@ -427,7 +435,10 @@ def main(argv: Sequence[str]) -> None:
       runs[name] = json.loads(saved.read_text()) if saved.exists() else {}
       continue
     runs[name] = train(name, spec, workdir)
-    if runs[name]["returncode"] != 0:
+    # A clock stop while compiling may abort after saving (exit != 0).
+    saved = any(p.name.isdigit() for p in (workdir / "checkpoints").glob("*"))
+    if runs[name]["returncode"] != 0 and not (
+        runs[name]["stopped_by_clock"] and saved):
       tail = (workdir / "train.log").read_text().strip().splitlines()
       runs[name] = {"missing": "training failed: " + (
           tail[-1][:200] if tail else "?")}

@@ -24,19 +24,22 @@ architectures already blend resolutions in image space and do not grow).
 
 `create_networks(config, c_dim, ...)` builds them from an experiment config
 (at the final resolution; the training algorithm re-clones them per stage),
-and `generator_uses` / `discriminator_uses` say which parameters a stage
-trains.
+`generator_uses` / `discriminator_uses` say which parameters a stage
+trains, and `to_stylegan2` turns fully grown networks into the plain
+StyleGAN2 `Generator` / `Discriminator` they equal (for exports).
 """
 
 from collections.abc import Mapping, Sequence
-import math
 import re
+from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
 
+from stylegan_jax import tree_util
+from stylegan_jax.nets.discriminator import Discriminator
 from stylegan_jax.nets.discriminator import DiscriminatorBlock
 from stylegan_jax.nets.discriminator import DiscriminatorEpilogue
 from stylegan_jax.nets.generator import Generator
@@ -339,6 +342,50 @@ def discriminator_uses(name: str, resolution: int, fading: bool) -> bool:
   return res <= resolution
 
 
-def stage_count(max_resolution: int, start_resolution: int) -> int:
-  """How many resolutions a run grows through (start .. max)."""
-  return int(math.log2(max_resolution)) - int(math.log2(start_resolution)) + 1
+def to_stylegan2(G: ProgressiveGenerator, g_variables: dict[str, Any],
+                 D: ProgressiveDiscriminator | None = None,
+                 d_variables: dict[str, Any] | None = None):
+  """A fully grown network as the plain StyleGAN2 one it equals.
+
+  At its final resolution and not fading, a progressive G is a StyleGAN2
+  `Generator` (same `architecture`) whose lower blocks' toRGB layers are
+  unused, and a progressive D is a `Discriminator` whose top block reads the
+  image with `fromrgb{res}`. The result works wherever StyleGAN2 networks do
+  (exports, the tools, the official layout) and gives the same outputs.
+
+  Args:
+    G, g_variables: the generator and its variables.
+    D, d_variables: optionally the discriminator and its variables.
+
+  Returns:
+    (Generator, its variables, Discriminator or None, its variables or None).
+  """
+  res = G.max_resolution or G.img_resolution
+  if G.img_resolution != res:
+    raise ValueError(f"only a fully grown generator converts: it is at "
+                     f"{G.img_resolution} of {res}")
+  fields = {f: getattr(G, f) for f in Generator.__dataclass_fields__
+            if f not in ("parent", "name")}
+  plain_g = Generator(**fields)
+  params = tree_util.flatten(g_variables["params"])
+  params = {k: v for k, v in params.items()
+            if not re.match(r"synthesis/b(\d+)/torgb/", k)
+            or k.startswith(f"synthesis/b{res}/")}
+  buffers = {k: v for k, v in tree_util.flatten(
+      g_variables["buffers"]).items() if k != "alpha"}
+  g_out = {"params": tree_util.unflatten(params),
+           "buffers": tree_util.unflatten(buffers)}
+  if D is None:
+    return plain_g, g_out, None, None
+  fields = {f: getattr(D, f) for f in Discriminator.__dataclass_fields__
+            if f not in ("parent", "name")}
+  fields["img_resolution"] = D.max_resolution or D.img_resolution
+  plain_d = Discriminator(**fields)
+  params = {}
+  for k, v in tree_util.flatten(d_variables["params"]).items():
+    m = re.match(r"fromrgb(\d+)/(.*)", k)
+    if m is None:
+      params[k] = v
+    elif int(m.group(1)) == fields["img_resolution"]:
+      params[f"b{m.group(1)}/fromrgb/{m.group(2)}"] = v
+  return plain_g, g_out, plain_d, {"params": tree_util.unflatten(params)}

@@ -185,3 +185,24 @@ def test_box_and_nearest_resampling():
       down[:, 1:2, 0:1], (2, 2, 2, 3)))
   # JAX arrays give the same values.
   np.testing.assert_array_equal(filters.box_downsample(jnp.asarray(x)), down)
+
+
+def test_fully_grown_networks_convert_to_plain_stylegan2(g_variables,
+                                                         d_variables):
+  G = progressive.ProgressiveGenerator(img_resolution=8, **G_KW)
+  D = progressive.ProgressiveDiscriminator(img_resolution=8, **D_KW)
+  plain_g, g_vars, plain_d, d_vars = progressive.to_stylegan2(
+      G, g_variables, D, d_variables)
+  assert type(plain_g).__name__ == "Generator"
+  assert plain_g.architecture == "orig" and plain_d.architecture == "orig"
+  assert "torgb" not in g_vars["params"]["synthesis"]["b4"]
+  assert "alpha" not in g_vars["buffers"]
+  z = jax.random.normal(jax.random.key(8), (N, 8))
+  np.testing.assert_array_equal(
+      plain_g.apply(g_vars, z, noise_mode="const"),
+      G.apply(g_variables, z, noise_mode="const"))
+  img = jax.random.uniform(jax.random.key(9), (N, 8, 8, 3), minval=-1)
+  np.testing.assert_array_equal(plain_d.apply(d_vars, img),
+                                D.apply(d_variables, img))
+  with pytest.raises(ValueError, match="fully grown"):
+    progressive.to_stylegan2(G.clone(img_resolution=4), g_variables)
