@@ -289,7 +289,10 @@ def evaluate(name: str, workdir: pathlib.Path, reals, inception_params):
     row["fid"], row["kid"] = inception_scores(inception_params, fakes, reals)
   grid = generate(alg, state, _GRID.value**2, _SEED.value + 2)
   row["grid"] = images.make_grid(grid, _GRID.value)
-  row["curve"] = logged_curve(workdir, "metric/swd/avg")
+  # The loop's SWD at its snapshots, and this final one where it stopped.
+  curve = dict(logged_curve(workdir, "metric/swd/avg"))
+  curve.setdefault(row["kimg"], row["swd"])
+  row["curve"] = sorted(curve.items())
   timing = logged_curve(workdir, "timing/sec_per_kimg")
   row["sec_per_kimg"] = (float(np.median([v for _, v in timing]))
                          if timing else None)
@@ -313,8 +316,8 @@ def plot_curves(curves: dict[str, list[tuple[float, float]]],
   draw = ImageDraw.Draw(img)
   font = _font()
   values = [(x, y) for c in curves.values() for x, y in c if math.isfinite(y)]
-  x_max = max([x for x, _ in values] + [1e-9])
-  y_max = max([y for _, y in values] + [1e-9]) * 1.05
+  x_max = max([x for x, _ in values if x > 0] or [1.0])
+  y_max = max([y for _, y in values if y > 0] or [1.0]) * 1.05
 
   def to_px(x, y):
     return (left + x / x_max * (w - left - right),

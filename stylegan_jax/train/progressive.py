@@ -41,7 +41,6 @@ from stylegan_jax import tree_util
 from stylegan_jax.nets import progressive as nets
 from stylegan_jax.ops import filters
 from stylegan_jax.train import optim
-from stylegan_jax.train import state as state_lib
 from stylegan_jax.train import step as step_lib
 from stylegan_jax.train.state import TrainState
 
@@ -210,18 +209,22 @@ class ProgressiveStyleGAN(step_lib.StyleGAN2Step):
     return step_lib.StyleGAN2Step.g_main(alg, state, batch)
 
   def g_reg(self, state: TrainState, batch):
+    """StyleGAN2's g_reg (path length) at the state's alpha."""
     alg, state, batch = self._bind(state, batch)
     return step_lib.StyleGAN2Step.g_reg(alg, state, batch)
 
   def d_main(self, state: TrainState, batch):
+    """StyleGAN2's d_main at the state's alpha, on the faded reals."""
     alg, state, batch = self._bind(state, batch)
     return step_lib.StyleGAN2Step.d_main(alg, state, batch)
 
   def d_reg(self, state: TrainState, batch):
+    """StyleGAN2's d_reg (R1) at the state's alpha, on the faded reals."""
     alg, state, batch = self._bind(state, batch)
     return step_lib.StyleGAN2Step.d_reg(alg, state, batch)
 
   def d_fn(self, d_params):
+    """D at this phase's alpha: (images, c) -> logits."""
     alpha = 1.0 if self.alpha is None else self.alpha
     return lambda img, c: self.D.apply({"params": d_params}, img, c, alpha)
 
