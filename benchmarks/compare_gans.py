@@ -289,6 +289,7 @@ def evaluate(name: str, workdir: pathlib.Path, reals, inception_params):
     row["fid"], row["kid"] = inception_scores(inception_params, fakes, reals)
   grid = generate(alg, state, _GRID.value**2, _SEED.value + 2)
   row["grid"] = images.make_grid(grid, _GRID.value)
+  images.save_png(row["grid"], workdir / "final_grid.png")
   # The loop's SWD at its snapshots, and this final one where it stopped.
   curve = dict(logged_curve(workdir, "metric/swd/avg"))
   curve.setdefault(row["kimg"], row["swd"])
