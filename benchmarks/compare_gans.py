@@ -459,7 +459,7 @@ def main(argv: Sequence[str]) -> None:
       continue
     row, reals = evaluate(name, out / "work" / name, reals, inception_params)
     row.update(run)
-    if run.get("stopped_by_clock"):
+    if run.get("stopped_by_clock") and row["kimg"] < _KIMG.value:
       row["notes"] = "stopped by the wall-clock budget"
     rows.append(row)
   env = environment()
