@@ -28,7 +28,7 @@ from stylegan_jax.evaluators import specs as eval_specs
 # The classic GAN baselines (`train.classic_step.ClassicGAN`).
 CLASSIC_ARCHS = ("mlp", "dcgan", "vanilla")
 # Training algorithms (`train.setup.ALGORITHMS`).
-ARCHS = ("stylegan2", "pix2pix", *CLASSIC_ARCHS)
+ARCHS = ("stylegan2", "stylegan2_progressive", "pix2pix", *CLASSIC_ARCHS)
 SOURCES = ("embedded", "wikiart", "image_folder", "glyphs", "mnist", "paired",
            "embedded_paired")
 # Sources generated inside the package (no data_dir, nothing to download),
@@ -49,7 +49,14 @@ ON_CHANGE = ("reprepare", "use_prepared")  # = data.tfds_builders.ON_CHANGE
 # config.augment.mode: no augmentation, adaptive p (ADA), constant p, or the
 # DiffAugment policy instead of the ADA pipeline (`train.augmentation`).
 AUGMENT_MODES = ("noaug", "ada", "fixed", "diffaugment")
-AUGMENTED_ARCHS = ("stylegan2",)  # The archs whose phases augment.
+# StyleGAN2 and its progressive form (which runs StyleGAN2's phases): the
+# archs that train with StyleGAN2's losses and augment.
+STYLEGAN_ARCHS = ("stylegan2", "stylegan2_progressive")
+AUGMENTED_ARCHS = STYLEGAN_ARCHS
+# Settings whose value maps keys of the user's choosing (resolutions) to
+# values; key checking treats them as leaves.
+MAP_KEYS = ("progressive.batch_sizes", "progressive.g_lrs",
+            "progressive.d_lrs")
 
 # The official presets (`train.py --cfg`). channel_base = fmaps * 32768.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -223,6 +230,22 @@ def base_config() -> ml_collections.ConfigDict:
   config.evals.swd_num_images = 1024  # Generated and real images for swd.
   config.evals.swd_directions = 512  # SWD directions per repeat (4 repeats).
   config.evals.ppl_crop = False  # PPL's FFHQ face crop.
+  # Progressive growing (model.arch='stylegan2_progressive'), on ProGAN's
+  # schedule: train at start_resolution for stage_kimg, then for each
+  # doubling fade the new resolution in over fade_kimg and train it for
+  # stage_kimg (the last one until total_kimg). The maps give a resolution
+  # its global batch and learning rates, e.g. {4: 128, 8: 128, 16: 64};
+  # resolutions not listed use train.batch_size, optim.g_lr, optim.d_lr.
+  config.progressive = ml_collections.ConfigDict()
+  config.progressive.start_resolution = 4
+  config.progressive.stage_kimg = 600.0
+  config.progressive.fade_kimg = 600.0
+  config.progressive.batch_sizes = {}
+  config.progressive.g_lrs = {}
+  config.progressive.d_lrs = {}
+  # Fresh Adam moments whenever a stage starts (ProGAN's and StyleGAN 1's
+  # reset_opt_for_new_lod).
+  config.progressive.reset_optimizer = True
   return config
 
 
@@ -378,7 +401,7 @@ def flat_keys(config: ml_collections.ConfigDict, prefix: str = "") -> list[str]:
   out = []
   for key, value in config.items():
     path = f"{prefix}{key}"
-    if isinstance(value, ml_collections.ConfigDict):
+    if isinstance(value, ml_collections.ConfigDict) and path not in MAP_KEYS:
       out.extend(flat_keys(value, path + "."))
     else:
       out.append(path)
@@ -520,7 +543,7 @@ def validate(config: ml_collections.ConfigDict, *,
            "use a positive number of epochs, or None to train total_kimg")
   _require(isinstance(t.n_critic, int) and t.n_critic >= 1, "train.n_critic",
            t.n_critic, "use an integer >= 1 (D steps per G step)")
-  if m.arch == "stylegan2":
+  if m.arch in STYLEGAN_ARCHS:
     for key, value, default in (("loss.gan_loss", l.gan_loss,
                                  "non_saturating"),
                                 ("loss.gp_weight", l.gp_weight, 0.0),
@@ -568,6 +591,7 @@ def validate(config: ml_collections.ConfigDict, *,
   _require(config.mesh.num_devices == -1 or config.mesh.num_devices >= 1,
            "mesh.num_devices", config.mesh.num_devices,
            "use -1 (all devices) or a positive count")
+  _validate_progressive(config, num_devices)
   _check_pix2pix(config)
   if check_paths and d.source not in BUILTIN_SOURCES:
     _check_data_dir(d.data_dir)
@@ -707,6 +731,82 @@ def _validate_classic(config: ml_collections.ConfigDict) -> None:
            f"one of {', '.join(losses.GAN_LOSSES)}")
   _require(l.gp_weight >= 0 and math.isfinite(l.gp_weight), "loss.gp_weight",
            l.gp_weight, "use a finite number >= 0 (0 turns it off)")
+
+
+def resolution_map(mapping) -> dict[int, Any]:
+  """A `progressive.*` map as {resolution: value} (JSON turns keys to str)."""
+  try:
+    return {int(k): v for k, v in dict(mapping or {}).items()}
+  except (TypeError, ValueError):
+    raise ConfigError(f"{dict(mapping)!r} is not a map from resolutions to "
+                      "values — use e.g. {4: 128, 8: 64}") from None
+
+
+def progressive_resolutions(config: ml_collections.ConfigDict) -> list[int]:
+  """The resolutions a progressive run grows through, start to final."""
+  start, final = config.progressive.start_resolution, config.data.resolution
+  return [r for r in (2**i for i in range(2, 31)) if start <= r <= final]
+
+
+def _validate_progressive(config: ml_collections.ConfigDict,
+                          num_devices: int | None) -> None:
+  """The `progressive` section (its stage batches only when growing)."""
+  p, m, l = config.progressive, config.model, config.loss
+  _require(_is_power_of_two(p.start_resolution) and
+           4 <= p.start_resolution <= config.data.resolution,
+           "progressive.start_resolution", p.start_resolution,
+           f"use a power of two in [4, data.resolution="
+           f"{config.data.resolution}]")
+  for key in ("stage_kimg", "fade_kimg"):
+    _require(p[key] >= 0 and math.isfinite(p[key]), f"progressive.{key}",
+             p[key], "use a number of kimg >= 0")
+  maps = {key: resolution_map(p[key]) for key in ("batch_sizes", "g_lrs",
+                                                  "d_lrs")}
+  for key, values in maps.items():
+    for res, value in values.items():
+      _require(_is_power_of_two(res) and res >= 4, f"progressive.{key}",
+               dict(p[key]), f"key {res} is not a resolution (a power of "
+               "two >= 4)")
+      ok = (isinstance(value, int) and value >= 1 if key == "batch_sizes"
+            else isinstance(value, (int, float)) and value > 0
+            and math.isfinite(value))
+      _require(ok, f"progressive.{key}", dict(p[key]),
+               f"the value for {res} must be a positive "
+               f"{'integer' if key == 'batch_sizes' else 'number'}")
+  if m.arch != "stylegan2_progressive":
+    return
+  if not p.stage_kimg and not p.fade_kimg:
+    raise ConfigError("progressive.stage_kimg and progressive.fade_kimg are "
+                      "both 0 — give the stages a length (e.g. "
+                      "--config.progressive.stage_kimg=600), or train at one "
+                      "resolution with model.arch='stylegan2'")
+  for key in ("g_architecture", "d_architecture"):
+    _require(m[key] in ("orig", "resnet"), f"model.{key}", m[key],
+             "progressive growing needs 'orig' or 'resnet' (each resolution "
+             "has its own toRGB/fromRGB)")
+  batches = [maps["batch_sizes"].get(res, config.train.batch_size)
+             for res in progressive_resolutions(config)]
+  for key in ("stage_kimg", "fade_kimg"):
+    _require(not p[key] or round(p[key] * 1000) >= max(batches),
+             f"progressive.{key}", p[key], f"a stage must hold at least one "
+             f"batch: use 0 or >= {max(batches) / 1000} kimg")
+  for res in progressive_resolutions(config):
+    batch = maps["batch_sizes"].get(res, config.train.batch_size)
+    where = f"the {res}x{res} stage's batch {batch} (progressive.batch_sizes)"
+    if num_devices is not None and batch % num_devices:
+      raise ConfigError(f"{where} is not divisible by the {num_devices} "
+                        "devices of the mesh — use multiples of "
+                        f"{num_devices}")
+    group = min(m.mbstd_group_size, batch)
+    if batch % group:
+      raise ConfigError(f"{where} is not divisible by the minibatch-stddev "
+                        f"group model.mbstd_group_size={m.mbstd_group_size} "
+                        f"— use multiples of {group}")
+    if l.pl_weight and batch % (l.pl_batch_shrink * (num_devices or 1)):
+      raise ConfigError(f"{where} does not split into path-length batches "
+                        f"(loss.pl_batch_shrink={l.pl_batch_shrink}) over "
+                        f"{num_devices or 1} devices — use multiples of "
+                        f"{l.pl_batch_shrink * (num_devices or 1)}")
 
 
 def _check_data_dir(data_dir: str) -> None:

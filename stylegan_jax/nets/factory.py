@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from stylegan_jax.nets import pix2pix
+from stylegan_jax.nets import progressive
 from stylegan_jax.nets.dcgan import DCGANDiscriminator
 from stylegan_jax.nets.dcgan import DCGANGenerator
 from stylegan_jax.nets.discriminator import Discriminator
@@ -28,10 +29,11 @@ from stylegan_jax.nets.mlp import MLPGenerator
 from stylegan_jax.nets.vanilla import VanillaDiscriminator
 from stylegan_jax.nets.vanilla import VanillaGenerator
 
-# Network family -> (generator class, discriminator class). Other training
-# archs (e.g. progressive growing) use StyleGAN2's networks.
+# Network family -> (generator class, discriminator class).
 NETWORKS: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {
     "stylegan2": (Generator, Discriminator),
+    "stylegan2_progressive": (progressive.ProgressiveGenerator,
+                              progressive.ProgressiveDiscriminator),
     "mlp": (MLPGenerator, MLPDiscriminator),
     "dcgan": (DCGANGenerator, DCGANDiscriminator),
     "vanilla": (VanillaGenerator, VanillaDiscriminator),
@@ -54,6 +56,8 @@ def create_networks(config: ml_collections.ConfigDict,
   res, channels = config.data.resolution, config.data.channels
   if m.arch == "pix2pix":
     return create_pix2pix_networks(config)
+  if m.arch == "stylegan2_progressive":  # At the final resolution.
+    return progressive.create_networks(config, c_dim, channels)
   if m.arch == "mlp":
     common = dict(variant=m.variant, c_dim=c_dim, img_resolution=res,
                   img_channels=channels, hidden=tuple(m.mlp_hidden))

@@ -160,3 +160,29 @@ def downsample2d(x: jax.Array, f: np.ndarray, down: int = 2) -> jax.Array:
   fw = f.shape[0]
   p0, p1 = (fw - down + 1) // 2, (fw - down) // 2
   return upfirdn2d(x, f, down=down, pad=(p0, p1, p0, p1))
+
+
+def box_downsample(x, factor: int = 2):
+  """[N, H, W, C] -> [N, H/f, W/f, C]: the mean of each f x f block.
+
+  ProGAN's `downscale2d` (how its datasets' lower levels of detail and its
+  discriminator's down-sampled input are made). Works on NumPy and JAX
+  arrays alike.
+  """
+  if factor == 1:
+    return x
+  n, h, w, c = x.shape
+  if h % factor or w % factor:
+    raise ValueError(f"box_downsample: {h}x{w} is not divisible by {factor}")
+  x = x.reshape(n, h // factor, factor, w // factor, factor, c)
+  return x.mean(axis=(2, 4))  # [N, H/f, W/f, C]
+
+
+def nearest_upsample(x, factor: int = 2):
+  """[N, H, W, C] -> [N, H*f, W*f, C]: every pixel repeated f x f times.
+
+  ProGAN's `upscale2d`; exact (copies values). NumPy or JAX arrays.
+  """
+  if factor == 1:
+    return x
+  return x.repeat(factor, axis=1).repeat(factor, axis=2)  # [N, fH, fW, C]

@@ -26,6 +26,7 @@ from stylegan_jax import sharding
 from stylegan_jax.train import algorithm as algorithm_lib
 from stylegan_jax.train import classic_step
 from stylegan_jax.train import pix2pix
+from stylegan_jax.train import progressive
 from stylegan_jax.train import state as state_lib
 from stylegan_jax.train import step as step_lib
 
@@ -35,6 +36,7 @@ ALGORITHMS: dict[str, type[algorithm_lib.Algorithm]] = {
     "stylegan2": step_lib.StyleGAN2Step,
     **{arch: classic_step.ClassicGAN for arch in configs.CLASSIC_ARCHS},
     "pix2pix": pix2pix.Pix2Pix,
+    "stylegan2_progressive": progressive.ProgressiveStyleGAN,
 }
 assert set(ALGORITHMS) == set(configs.ARCHS), "configs.ARCHS is out of date"
 
