@@ -2,7 +2,8 @@
 # Thin launcher. Sets up .venv on first use (or when pyproject.toml changes),
 # then runs one of:
 #   ./run.sh [--config.x=y ...]   train experiments/demo.py into workdirs/demo
-#   ./run.sh test [ARGS]          the test suite (ARGS go to pytest)
+#   ./run.sh test [ARGS]          the test suite on 2 workers (ARGS go to
+#                                 pytest)
 #   ./run.sh train FLAGS          python -m stylegan_jax.main FLAGS
 #   ./run.sh TOOL ARGS            a tool: generate, style_mixing, interpolate,
 #                                 project, metrics, convert, style_transfer,
@@ -47,7 +48,10 @@ case "$cmd" in
   train)
     exec .venv/bin/python -m stylegan_jax.main "$@" ;;
   test)
-    exec .venv/bin/python -m pytest -q "$@" ;;
+    # Two pytest workers (the CI machine's cores); STYLEGAN_JAX_TEST_WORKERS
+    # changes it (0: one process).
+    exec .venv/bin/python -m pytest -q -n "${STYLEGAN_JAX_TEST_WORKERS:-2}" \
+      --dist worksteal "$@" ;;
   tensorboard)
     exec .venv/bin/tensorboard "$@" ;;
   generate|style_mixing|interpolate|project|metrics|convert|style_transfer|translate)

@@ -10,11 +10,14 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "train_throughput.py"
 PHASES = ("g_main", "g_reg", "d_main", "d_reg", "end_iteration")
 
 
+@pytest.mark.slow  # Its compiles take tens of seconds on 2 cores.
 def test_benchmark_writes_json_and_row(tmp_path):
   out = tmp_path / "results" / "tiny.json"
   env = dict(os.environ)

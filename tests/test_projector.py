@@ -246,6 +246,7 @@ def test_vgg16_features_refuse_vgg19():
     projector.vgg16_features(vgg.from_torch(sd, 19))
 
 
+@pytest.mark.slow  # Its compiles take tens of seconds on 2 cores.
 def test_projection_with_vgg16_features(model, target, vgg16_file, tmp_path):
   features = projector.vgg16_features(
       weights.load("vgg16", vgg16_file, cache_dir=tmp_path))
@@ -291,6 +292,7 @@ def _gram_distance(objective, image):
   return float(style_transfer.loss_terms(objective, x)["style"].sum())
 
 
+@pytest.mark.slow  # Its compiles take tens of seconds on 2 cores.
 def test_style_target_lowers_the_gram_distance(model, target, style_target):
   # The fixture's VGG19 is random (ternary): this checks the plumbing, not
   # a painterly look. Measured (W+, 10 steps, weight 1e3): the Gram

@@ -63,9 +63,14 @@ def test_recipe_features(api):
   np.testing.assert_allclose(ns["quiet"], none, atol=1e-6)
 
 
-def test_recipes_extra_loss_and_sharding(api):
+def test_recipe_extra_loss(api):
   ns = _recipe(api, "extra loss")
   assert float(ns["metrics"]["loss/D_logit_l2"]) >= 0
+
+
+@pytest.mark.slow  # Compiles every phase for 4 devices (a minute).
+def test_recipe_sharding(api):
+  ns = _recipe(api, "extra loss")
   ns = _recipe({**api, **ns}, "sharding")
   assert ns["mesh"].devices.size == jax.device_count()
   assert ns["batch"]["image"].sharding.spec[0] == "data"

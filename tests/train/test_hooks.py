@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 from stylegan_jax import losses
 from stylegan_jax import sharding
@@ -77,6 +78,7 @@ def test_extra_d_loss_matches_a_hand_written_step():
   assert max(diffs) > 1e-4
 
 
+@pytest.mark.slow  # Its compiles take tens of seconds on 2 cores.
 def test_train_and_evaluate_takes_the_hooks(tmp_path):
   seen = []
 

@@ -101,6 +101,7 @@ def test_resume_is_bit_identical(six_steps, tmp_path):
     np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow  # Its compiles take tens of seconds on 2 cores.
 def test_one_and_four_devices_agree(six_steps, tmp_path):
   _, four = six_steps
   one = loop.train_and_evaluate(tiny_config(6, num_devices=1), str(tmp_path))
@@ -116,6 +117,7 @@ def test_batch_not_divisible_by_devices_fails_clearly(tmp_path):
     loop.train_and_evaluate(c, str(tmp_path))
 
 
+@pytest.mark.slow  # Its compiles take tens of seconds on 2 cores.
 def test_corrupt_latest_checkpoint_falls_back(six_steps, tmp_path):
   del six_steps
   loop.train_and_evaluate(tiny_config(2), str(tmp_path))
@@ -131,6 +133,7 @@ def test_corrupt_latest_checkpoint_falls_back(six_steps, tmp_path):
   assert len(list((tmp_path / "checkpoints_unreadable").iterdir())) == 1
 
 
+@pytest.mark.slow  # Its compiles take tens of seconds on 2 cores.
 def test_unconditional_training(tmp_path):
   config = tiny_config(2)
   config.data.conditional = False

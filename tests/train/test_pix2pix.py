@@ -107,6 +107,7 @@ def built():
   return s, s.global_batch(raw)
 
 
+@pytest.mark.slow  # Compiles both phases and a hand-written step.
 def test_d_then_g_share_dropout_and_g_sees_the_updated_d(built):
   s, batch = built
   alg = s.algorithm
