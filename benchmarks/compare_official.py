@@ -106,6 +106,7 @@ def our_overrides(p: dict[str, Any], batch: int) -> list[str]:
       f"{o}loss.r1_gamma={p['gamma']}", f"{o}loss.pl_weight=2",
       f"{o}loss.style_mixing_prob=0.9",
       f"{o}train.ema_kimg={p['ema']}",
+      f"{o}augment.mode=noaug",  # The harness does not augment.
       f"{o}mesh.num_devices=1",
   ]
 

@@ -167,6 +167,10 @@ def run_benchmark(config, *, config_name: str, iters: int = 10,
   started = datetime.datetime.now(datetime.timezone.utc)
 
   mesh = sharding.create_mesh(config.mesh.num_devices)
+  if config.data.source not in configs.BUILTIN_SOURCES and (
+      not config.data.data_dir):  # No folder is read: the images are random.
+    config = config.copy_and_resolve_references()
+    config.data.source = "embedded"
   configs.validate(config, num_devices=mesh.devices.size, check_paths=False)
   per_process_batch = sharding.check_batch_size(config.train.batch_size, mesh)
   c_dim = _class_count(config, num_classes)
