@@ -140,6 +140,18 @@ def _class_count(config, num_classes: int) -> int:
   return 10
 
 
+def timed_config(config, num_devices: int):
+  """The config as timed: validated; without a data folder (a preset
+  experiment run without `data=`), on the embedded set's labels, since no
+  image is read (the batches are random)."""
+  if config.data.source not in configs.BUILTIN_SOURCES and (
+      not config.data.data_dir):
+    config = config.copy_and_resolve_references()
+    config.data.source = "embedded"
+  configs.validate(config, num_devices=num_devices, check_paths=False)
+  return config
+
+
 def run_benchmark(config, *, config_name: str, iters: int = 10,
                   warmup: int = 2, run_iters: int = 16,
                   num_classes: int = -1) -> dict[str, Any]:
@@ -167,11 +179,7 @@ def run_benchmark(config, *, config_name: str, iters: int = 10,
   started = datetime.datetime.now(datetime.timezone.utc)
 
   mesh = sharding.create_mesh(config.mesh.num_devices)
-  if config.data.source not in configs.BUILTIN_SOURCES and (
-      not config.data.data_dir):  # No folder is read: the images are random.
-    config = config.copy_and_resolve_references()
-    config.data.source = "embedded"
-  configs.validate(config, num_devices=mesh.devices.size, check_paths=False)
+  config = timed_config(config, mesh.devices.size)
   per_process_batch = sharding.check_batch_size(config.train.batch_size, mesh)
   c_dim = _class_count(config, num_classes)
   setup = setup_lib.build(config, c_dim, mesh)

@@ -45,6 +45,7 @@ from stylegan_jax import labels as labels_lib
 from stylegan_jax import sharding
 from stylegan_jax.data import pipeline
 from stylegan_jax.errors import ConfigError
+from stylegan_jax.nets import create_networks
 from stylegan_jax.train import augmentation
 from stylegan_jax.train import preemption
 from stylegan_jax.train import setup as setup_lib
@@ -171,8 +172,13 @@ class _Run:
                  "c_dim": c_dim, "class_names": list(self.class_names),
                  "class_probs": [float(p) for p in self.class_probs]}
     # The metrics of every snapshot; missing weights fail here, not later.
+    # They are checked against G at the final resolution (a progressive
+    # run's first stages are smaller; `snapshot` skips the metrics there).
+    final_G = (self.setup.G
+               if self.setup.G.img_resolution == config.data.resolution
+               else create_networks(config, c_dim)[0])
     self.evaluation = evaluators.from_config(
-        config, mesh=mesh, class_probs=self.class_probs, G=self.setup.G,
+        config, mesh=mesh, class_probs=self.class_probs, G=final_G,
         log=logging.info)
     self._restore()
     _check_stop("after restoring")
@@ -330,9 +336,18 @@ class _Run:
             _augmented_reals_fn(self.setup, self.data_cfg))
       sample_grid, augmented_reals = grids[self.setup.stage]
       grid = sample_grid(self.state)
-      results = self.evaluation(self.setup.G,
-                                {"params": self.state.ema_params,
-                                 "buffers": self.state.ema_buffers})
+      if self.setup.G.img_resolution < self.config.data.resolution:
+        # A progressive run's early stage: the metrics compare the final
+        # resolution's images, which G does not make yet.
+        logging.info("metrics skipped at the %dx%d stage (they start at "
+                     "%dx%d)", self.setup.G.img_resolution,
+                     self.setup.G.img_resolution, self.config.data.resolution,
+                     self.config.data.resolution)
+        results = []
+      else:
+        results = self.evaluation(self.setup.G,
+                                  {"params": self.state.ema_params,
+                                   "buffers": self.state.ema_buffers})
       if self.is_chief:
         now = int(self.state.nimg)
         path = images.save_png(grid, self.workdir / "samples" /
