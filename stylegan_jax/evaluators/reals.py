@@ -27,7 +27,6 @@ dataset for the statistics cache.
 import dataclasses
 import functools
 import hashlib
-import os
 import pathlib
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -249,8 +248,3 @@ def skipped_note(skipped: Sequence[str], root: str) -> str:
           if len(skipped) > _NUM_NAMED else "")
   files = "file" if len(skipped) == 1 else "files"
   return f"skipped {len(skipped)} unreadable {files} in {root}: {names}{more}"
-
-
-def is_embedded(text: str | os.PathLike) -> bool:
-  """Whether `text` names a built-in set ('embedded' or 'glyphs')."""
-  return str(text) in BUILTIN

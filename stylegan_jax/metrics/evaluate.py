@@ -57,7 +57,6 @@ from stylegan_jax.metrics import image_quality
 
 PAIRED = ("psnr", "ssim", "ms_ssim")
 METRICS = (*evaluators.METRICS, *PAIRED)
-EMBEDDED = reals_lib.EMBEDDED
 BUILTIN = reals_lib.BUILTIN  # Real images made in the package.
 # Image pairs scored per jitted call.
 _PAIR_BATCH = 32
@@ -125,9 +124,9 @@ def real_images(data: str | None,
   stored = (meta or {}).get("config", {}).get("data")
   if data is None:
     if stored is None:
-      raise UserError("--data is required: an image folder or "
-                      f"'{EMBEDDED}' (a training workdir defaults to its "
-                      "own training data)")
+      raise UserError("--data is required: an image folder or one of "
+                      f"{', '.join(BUILTIN)} (a training workdir defaults "
+                      "to its own training data)")
     return reals_lib.RealImages.from_data_config(
         ml_collections.ConfigDict(stored))
   if data in BUILTIN:  # As the workdir's config defines it, else defaults.
