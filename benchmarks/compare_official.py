@@ -42,6 +42,8 @@ from typing import Any
 from absl import app
 from absl import flags
 
+from stylegan_jax import errors
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 DEFAULT_HARNESS = ROOT.parent / "shared" / "bench" / "bench_official.py"
@@ -200,8 +202,8 @@ def compare(args: dict[str, Any]) -> dict[str, Any]:
   """Runs both sides; returns the JSON-able result."""
   presets = load_presets(args["harness"])
   if args["cfg"] not in presets:
-    sys.exit(f"compare_official: unknown --cfg={args['cfg']}; the harness "
-             f"has {sorted(presets)}")
+    errors.fail(f"unknown --cfg={args['cfg']}; the harness "
+                f"has {sorted(presets)}")
   p = presets[args["cfg"]]
   batch = args["batch"] or p["batch"]
   started = datetime.datetime.now(datetime.timezone.utc)
@@ -262,23 +264,23 @@ def format_report(result: dict[str, Any]) -> str:
 def _check_args(args: dict[str, Any]) -> None:
   """One clear line for each mistake a user can make."""
   if args["iters"] < 1:
-    sys.exit(f"compare_official: --iters must be at least 1, got "
-             f"{args['iters']}")
+    errors.fail(f"--iters must be at least 1, got "
+                f"{args['iters']}")
   if not args["harness"].is_file():
-    sys.exit(f"compare_official: harness {args['harness']} not found; pass "
-             "--harness=/path/to/bench_official.py")
+    errors.fail(f"harness {args['harness']} not found; pass "
+                "--harness=/path/to/bench_official.py")
   if args["skip_official"]:
     return
   if not args["official"] or not (
       pathlib.Path(args["official"]) / "training" / "networks.py").is_file():
-    sys.exit("compare_official: --official must be a work tree of "
-             "NVlabs/stylegan2-ada-pytorch (with training/networks.py), got "
-             f"{args['official']!r}")
+    errors.fail("--official must be a work tree of "
+                "NVlabs/stylegan2-ada-pytorch (with training/networks.py), got "
+                f"{args['official']!r}")
   if not args["torch_python"] or not os.access(args["torch_python"],
                                                os.X_OK):
-    sys.exit("compare_official: --torch_python must be an executable Python "
-             "with torch installed (or set $TORCH_PYTHON), got "
-             f"{args['torch_python']!r}")
+    errors.fail("--torch_python must be an executable Python "
+                "with torch installed (or set $TORCH_PYTHON), got "
+                f"{args['torch_python']!r}")
 
 
 def main(argv: Sequence[str]) -> None:
