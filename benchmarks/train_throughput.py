@@ -43,6 +43,7 @@ from ml_collections import config_flags
 import numpy as np
 import optax
 
+import op_profile
 from stylegan_jax import configs
 from stylegan_jax import errors
 from stylegan_jax import sharding
@@ -64,6 +65,10 @@ _RUN_ITERS = flags.DEFINE_integer(
 _NUM_CLASSES = flags.DEFINE_integer(
     "num_classes", -1, "c_dim for conditional configs (-1: the embedded "
     "set's style count, else 10); unconditional configs use 0.")
+_PROFILE_DIR = flags.DEFINE_string(
+    "profile_dir", None, "If set, also trace --iters calls of each phase "
+    "with jax.profiler into this folder and add per-op-kind times to the "
+    "JSON (`profile`) and a table to stdout (see op_profile.py).")
 _JSON_OUT = flags.DEFINE_string(
     "json_out", None, "Where to write the JSON (default benchmarks/results/"
     "<config>_<platform>_<UTC time>.json).")
@@ -154,7 +159,8 @@ def timed_config(config, num_devices: int):
 
 def run_benchmark(config, *, config_name: str, iters: int = 10,
                   warmup: int = 2, run_iters: int = 16,
-                  num_classes: int = -1) -> dict[str, Any]:
+                  num_classes: int = -1,
+                  profile_dir: str | None = None) -> dict[str, Any]:
   """Compiles and times every step, then a run of full iterations.
 
   Everything comes from `setup.build`, and the measured run goes through
@@ -167,6 +173,8 @@ def run_benchmark(config, *, config_name: str, iters: int = 10,
     warmup: untimed calls of each step before those.
     run_iters: consecutive iterations in the measured run (0: skip).
     num_classes: c_dim for conditional configs (-1: automatic).
+    profile_dir: if set, `iters` calls of each step are traced there and
+      summarised per op kind (`op_profile.summarize`) under "profile".
 
   Returns:
     The JSON-able result dict (see benchmarks/README.md for the keys).
@@ -222,6 +230,17 @@ def run_benchmark(config, *, config_name: str, iters: int = 10,
       bad = [k for k, v in jax.device_get(metrics).items()
              if not np.all(np.isfinite(v))]
       per_phase[name]["nonfinite_metrics"] = bad
+
+  profiles = None
+  if profile_dir:
+    profiles = {}
+    for name in mix:
+      def once(name=name):
+        nonlocal state
+        state, metrics = call(name, state)
+        return state, metrics
+      profiles[name] = op_profile.profile(
+          once, setup.steps[name], pathlib.Path(profile_dir) / name, iters)
 
   batch_size = config.train.batch_size
   expected_s = sum(per_phase[p]["sec_per_call"] * mix[p] for p in mix)
@@ -281,6 +300,7 @@ def run_benchmark(config, *, config_name: str, iters: int = 10,
       "expected": rates(expected_s),
       "measured": measured,
       "memory": _peak_memory(),
+      "profile": profiles,
       "config_json": json.loads(config.to_json_best_effort()),
   }
 
@@ -332,9 +352,12 @@ def _main() -> None:
   result = run_benchmark(_CONFIG.value, config_name=_config_name(),
                          iters=_ITERS.value, warmup=_WARMUP.value,
                          run_iters=_RUN_ITERS.value,
-                         num_classes=_NUM_CLASSES.value)
+                         num_classes=_NUM_CLASSES.value,
+                         profile_dir=_PROFILE_DIR.value)
   if jax.process_index() != 0:
     return
+  if result["profile"]:
+    print(op_profile.format_table(result["profile"]))
   path = pathlib.Path(_JSON_OUT.value or default_json_path(result))
   path.parent.mkdir(parents=True, exist_ok=True)
   path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")

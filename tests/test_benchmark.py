@@ -33,12 +33,15 @@ def test_benchmark_writes_json_and_row(tmp_path):
        "--config.model.z_dim=8", "--config.model.w_dim=8",
        "--config.model.mapping_layers=1", "--config.train.batch_size=4",
        "--config.loss.pl_weight=2",  # The demo turns it off; time g_reg too.
-       "--iters=1", "--warmup=0", "--run_iters=4", f"--json_out={out}"],
+       "--iters=1", "--warmup=0", "--run_iters=4", f"--json_out={out}",
+       f"--profile_dir={tmp_path / 'profile'}"],
       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
       check=False)
   assert proc.returncode == 0, proc.stderr[-4000:]
   rows = [line for line in proc.stdout.splitlines() if line.startswith("|")]
-  assert len(rows) == 1 and rows[0].startswith("| demo | cpu | 2 | 4 | 8 |")
+  assert rows[-1].startswith("| demo | cpu | 2 | 4 | 8 |")
+  profile_rows = [r for r in rows if r.split("|")[1].strip() in PHASES]
+  assert len(profile_rows) == len(PHASES)
 
   result = json.loads(out.read_text())
   for key in ("config", "date", "platform", "device_kind", "device_count",
@@ -63,3 +66,11 @@ def test_benchmark_writes_json_and_row(tmp_path):
     assert rate["sec_per_kimg"] > 0 and rate["images_per_sec"] > 0
   assert result["measured"]["iters"] == 4
   assert "peak_bytes_in_use" in result["memory"]  # None on CPU.
+  # The per-op profile: every phase traced, its op kinds adding up.
+  assert set(result["profile"]) == set(PHASES)
+  for name, summary in result["profile"].items():
+    assert summary["ms_per_call"] > 0, name
+    assert sum(summary["by_kind"].values()) == pytest.approx(
+        summary["ms_per_call"]), name
+  assert any(k.startswith("conv") or k == "dot"
+             for k in result["profile"]["g_main"]["by_kind"])
