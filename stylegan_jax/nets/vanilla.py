@@ -17,8 +17,9 @@ PyTorch's, with its default initialisers (`classic.torch_uniform_init`), and
 the transposed convs compute exactly PyTorch's ConvTranspose2d(k=4, s=2,
 p=1) (`ConvTranspose4x4`, in sub-pixel form; kernel [4, 4, out, in]:
 PyTorch's [in, out, 4, 4] weight transposed by (2, 3, 1, 0)); only the
-flatten order (here H, W, C) differs from a PyTorch NCHW view, which permutes Linear units and so leaves the function family and the
-init distribution unchanged.
+flatten order (here H, W, C) differs from a PyTorch NCHW view, which
+permutes Linear units and so leaves the function family and the init
+distribution unchanged.
 """
 
 import flax.linen as nn
