@@ -22,7 +22,13 @@ The recipe: G Dense(256 * 4 * 4) -> reshape -> per 2x step UpSampling2D +
 Conv2D(3x3, relu) with 128, 64, 32 maps -> Conv2D(3x3, tanh); D Conv2D(3x3,
 stride 2, relu) with 64, 128, 256 maps -> Dense(1, sigmoid) (`nets/dcgan.py`);
 BCE; Adam(2e-4, beta1 0.5) for both with Keras' epsilon 1e-7; batch 32;
-100 epochs. No G_ema (the recipe has none).
+100 epochs. Training is the recipe's; the sample grids (and snapshots'
+SWD) come from G_ema, an exponential moving average of G's weights with a
+5 kimg half-life (`train.ema_kimg`; 0 samples G itself, as the recipe
+does). Sampling G itself, the whole grid's colour swings from snapshot to
+snapshot (purple at 10 kimg, green at 20: G chases D around a few colour
+modes); the average holds one palette and its SWD is lower
+(benchmarks/RESULTS.md, "The classic baselines").
 """
 
 from stylegan_jax import configs
@@ -52,7 +58,7 @@ def get_config(arg=None):
   configs.apply_gan_loss(config, a.loss)
   config.train.batch_size = 32
   config.train.total_epochs = a.epochs
-  config.train.ema_kimg = 0.0
+  config.train.ema_kimg = 5.0  # G_ema for the grids: no colour swings.
   config.train.log_every_kimg = 1.0
   config.train.snapshot_kimg = 5.0
   config.train.checkpoint_kimg = 10.0

@@ -178,6 +178,7 @@ def test_dcgan_and_vanilla_experiments():
   assert (c.loss.gan_loss, c.optim.g_lr, c.optim.d_lr, c.optim.betas[0],
           c.train.batch_size, c.train.total_epochs) == (
               "non_saturating", 2e-4, 2e-4, 0.5, 32, 10.0)
+  assert c.train.ema_kimg == 5.0  # Grids from G_ema (see the experiment).
   G, D = create_networks(c, 0)
   assert isinstance(G, dcgan.DCGANGenerator) and isinstance(
       D, dcgan.DCGANDiscriminator)

@@ -15,10 +15,11 @@ which the per-sample gradient penalties (WGAN-GP, R1) assume independent
 (Gulrajani et al. drop it from the critic for this reason). Layers are
 PyTorch's, with its default initialisers (`classic.torch_uniform_init`), and
 the transposed convs compute exactly PyTorch's ConvTranspose2d(k=4, s=2,
-p=1) (kernel [4, 4, out, in]: PyTorch's [in, out, 4, 4] weight transposed by
-(2, 3, 1, 0)); only the flatten order (here H, W, C) differs from a PyTorch NCHW
-view, which permutes Linear units and so leaves the function family and the
-init distribution unchanged.
+p=1) (`ConvTranspose4x4`, in sub-pixel form; kernel [4, 4, out, in]:
+PyTorch's [in, out, 4, 4] weight transposed by (2, 3, 1, 0)); only the
+flatten order (here H, W, C) differs from a PyTorch NCHW view, which
+permutes Linear units and so leaves the function family and the init
+distribution unchanged.
 """
 
 import flax.linen as nn
@@ -29,6 +30,55 @@ from stylegan_jax.nets import classic
 
 _K = 4  # Kernel size of every (transposed) conv.
 _P = 1  # PyTorch padding: with stride 2, the map doubles or halves exactly.
+
+
+# Sub-pixel taps of ConvTranspose2d(4, stride 2, padding 1): output row
+# 2m + r reads padded input rows m + u (u = 0, 1, 2) through kernel row
+# _TAPS[r][u] (None: no tap).
+_TAPS = ((3, 1, None), (None, 2, 0))
+
+
+class ConvTranspose4x4(nn.Module):
+  """PyTorch's ConvTranspose2d(in, features, 4, stride 2, padding 1), NHWC.
+
+  The same function as a conv over the 2x zero-dilated input (PyTorch's
+  definition, tested against it), computed without the zeros: one 3 x 3
+  conv over the 1-padded input into 4 * features maps (one per output
+  phase (r, s), its kernel gathered from the 4 x 4 one by `_TAPS`), then
+  interleaved. About 2x faster on a CPU than the dilated conv.
+
+  Attributes:
+    features: output maps.
+  """
+
+  features: int
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """x [N, H, W, C] -> [N, 2H, 2W, features]."""
+    n, h, w, c = x.shape
+    # PyTorch's ConvTranspose2d fan-in is out_channels * k * k.
+    init = classic.torch_uniform_init(self.features * _K * _K)
+    # [4, 4, out, in]: PyTorch's [in, out, 4, 4] weight transposed (2, 3, 1, 0).
+    kernel = self.param("kernel", init, (_K, _K, self.features, c))
+    bias = self.param("bias", init, (self.features,))
+    zero = jnp.zeros((c, self.features), kernel.dtype)
+
+    def tap(u, v, r, s):  # [in, out]
+      a, b = _TAPS[r][u], _TAPS[s][v]
+      return zero if a is None or b is None else kernel[a, b].T
+
+    k3 = jnp.stack([jnp.stack([
+        jnp.stack([jnp.stack([tap(u, v, r, s) for s in range(2)], axis=1)
+                   for r in range(2)], axis=1)  # [in, 2, 2, out]
+        for v in range(3)]) for u in range(3)])  # [3, 3, in, 2, 2, out]
+    k3 = k3.reshape(3, 3, c, 4 * self.features)
+    xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))  # [N, H+2, W+2, C]
+    y = jax.lax.conv_general_dilated(
+        xp, k3, (1, 1), "VALID",
+        dimension_numbers=("NHWC", "HWIO", "NHWC"))  # [N, H, W, 4 F]
+    y = y.reshape(n, h, w, 2, 2, self.features).transpose(0, 1, 3, 2, 4, 5)
+    return y.reshape(n, 2 * h, 2 * w, self.features) + bias  # [N, 2H, 2W, F]
 
 
 class VanillaGenerator(nn.Module):
@@ -66,14 +116,7 @@ class VanillaGenerator(nn.Module):
       last = i == steps - 1
       features = (self.img_channels if last
                   else max(self.channels // 2**(i + 1), self.channel_min))
-      # PyTorch's ConvTranspose2d fan-in is out_channels * k * k.
-      init = classic.torch_uniform_init(features * _K * _K)
-      # transpose_kernel: the gradient of a conv, PyTorch's definition; the
-      # dilated input is padded by k - 1 - p on each side.
-      x = nn.ConvTranspose(
-          features, (_K, _K), strides=(2, 2),
-          padding=((_K - 1 - _P, _K - 1 - _P),) * 2, transpose_kernel=True,
-          kernel_init=init, bias_init=init, name=f"up{i}")(x)  # [N, 2H, 2W, F]
+      x = ConvTranspose4x4(features, name=f"up{i}")(x)  # [N, 2H, 2W, F]
       x = jnp.tanh(x) if last else jax.nn.relu(x)
     return x
 
