@@ -90,3 +90,4 @@ class StyleAccuracy(base.Evaluator):
                        f"{', '.join(low)}: generated/real diversity under "
                        f"{MIN_DIVERSITY_RATIO}")
     return values, self.counts(num_gen, len(real))
+

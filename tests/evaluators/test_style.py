@@ -12,12 +12,14 @@ from stylegan_jax import configs
 from stylegan_jax import sharding
 from stylegan_jax.data import embedded
 from stylegan_jax.errors import UserError
+from stylegan_jax.evaluators import base
 from stylegan_jax.evaluators import evaluation
 from stylegan_jax.evaluators import generated
 from stylegan_jax.evaluators import reals as reals_lib
 from stylegan_jax.evaluators import specs
 from stylegan_jax.evaluators import style
 from stylegan_jax.evaluators import style_classifier
+from stylegan_jax.evaluators import style_report
 from stylegan_jax.nets import Generator
 
 RES = 16
@@ -202,3 +204,31 @@ def test_a_random_generator_through_the_evaluation(classifier):
   assert result.counts == {"style_acc/generated": 40, "style_acc/real": 40}
   assert all(0 <= result.values[f"style_acc/{n}"] <= 1 for n in NAMES)
   assert result.values["style_acc_real/mean"] >= 0.95
+
+
+def test_report_reads_the_last_record_and_judges_the_goal(tmp_path, capsys):
+  def record(acc, ratio):
+    v = {}
+    for n in NAMES:
+      v[f"style_acc/{n}"], v[f"style_div_ratio/{n}"] = acc, ratio
+      v[f"style_div/{n}"], v[f"style_div_real/{n}"] = 0.2 * ratio, 0.2
+    v.update({"style_acc/mean": acc, "style_acc/min": acc,
+              "style_div_ratio/min": ratio, "style_acc_real/mean": 0.99})
+    return base.Result("style_acc", v, {"style_acc/generated": 1000,
+                                        "style_acc/real": 1000}, 1.0)
+
+  style_report.print_report(tmp_path)
+  assert "no style_acc results" in capsys.readouterr().out
+  for kimg, acc, ratio in ((10, 0.5, 0.9), (20, 0.9, 0.6)):
+    evaluation.append_jsonl(tmp_path / evaluation.JSONL, evaluation.records(
+        [base.Result("swd", {"swd/avg": 1.0}, {}, 1.0),
+         record(acc, ratio)], kimg=kimg))
+  style_report.print_report(tmp_path)
+  out = capsys.readouterr().out.splitlines()
+  assert out[0].startswith("style accuracy and diversity at 20 kimg (1000 "
+                           "generated, 1000 real")
+  assert out[2].split() == ["mondrian", "90.0%", "0.120", "0.200", "0.60"]
+  assert out[-1].endswith("met (worst accuracy 90.0%, worst ratio 0.60)")
+  [line] = evaluation.records([record(0.79, 0.6)], kimg=30)
+  lines = style_report.report(line)
+  assert "NOT met (worst accuracy 79.0%" in lines[-1]
