@@ -22,24 +22,24 @@ from stylegan_jax import configs
 def get_config():
   config = configs.base_config()
   config.data.source = "embedded"
-  config.data.resolution = 32
+  config.data.resolution = 16
   config.data.conditional = True
   config.data.embedded_num_images = 2000
   config.model.z_dim = config.model.w_dim = 64
   config.model.mapping_layers = 2
-  config.model.channel_base = 1024  # 32 maps at 32 px, 64 below.
+  config.model.channel_base = 512  # 32 maps at 16 px, 64 below.
   config.model.channel_max = 64
   config.model.mbstd_group_size = 4
-  config.loss.r1_gamma = 0.0128  # The official 0.0002 * res**2 / batch.
+  config.loss.r1_gamma = 0.1
   config.loss.pl_weight = 0.0
   config.optim.g_lr = config.optim.d_lr = 0.002
   config.train.batch_size = 16
-  config.train.total_kimg = 40.0
-  config.train.ema_kimg = 2.0
+  config.train.total_kimg = 150.0
+  config.train.ema_kimg = 2.5
   config.train.ema_rampup = 0.05
   config.train.log_every_kimg = 1.0
-  config.train.snapshot_kimg = 10.0
-  config.train.checkpoint_kimg = 10.0
+  config.train.snapshot_kimg = 25.0
+  config.train.checkpoint_kimg = 25.0
   config.train.grid_size = 8
   # Style accuracy and diversity (evaluators/style.py), printed by run.sh.
   config.evals.metrics = "swd,style_acc"

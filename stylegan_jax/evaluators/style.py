@@ -8,7 +8,8 @@ style drawn from the dataset's class distribution), classifies them with
 not the training set) and reports, per style,
 
 * `style_acc/<style>`: the fraction of the images asked to be that style
-  that the classifier recognises as it (plus `/mean` and `/min`);
+  that the classifier recognises as it (plus `/mean` and `/min`); an image
+  it finds no style in (`style_classifier.NONE`) counts as a miss;
 * `style_div/<style>`: the mean pairwise distance between them in
   `metrics.style_accuracy.diversity_space` (16x16 pixels, RMS difference),
   `style_div_real/<style>` the same for as many real images of the style,
