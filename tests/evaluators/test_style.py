@@ -253,3 +253,13 @@ def test_report_reads_the_last_record_and_judges_the_goal(tmp_path, capsys):
   [line] = evaluation.records([record(0.79, 0.6)], kimg=30)
   lines = style_report.report(line)
   assert "NOT met (worst accuracy 79.0%" in lines[-1]
+
+
+@pytest.mark.slow  # Trains two classifiers (~1 min each on two cores).
+@pytest.mark.parametrize("resolution", [32, 64])
+def test_classifier_at_larger_resolutions(resolution):
+  params, accuracy = style_classifier.load_or_train(
+      resolution, 3, style_classifier.SEED, log=lambda line: None)
+  assert accuracy >= 0.97  # Of 500 held-out paintings (as at 16 px).
+  x, y = embedded.make_dataset(250, resolution, 0)
+  assert np.mean(style_classifier.predict(params, x) == y) >= 0.95
