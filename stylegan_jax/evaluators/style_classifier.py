@@ -3,7 +3,8 @@
 This module owns the network that tells the five embedded styles
 (`data.embedded.STYLE_NAMES`) apart, how it is trained and where it is
 kept. It is trained deterministically, in well under a minute on two CPU
-cores (once: it is cached, see below), on freshly drawn embedded images at the generator's resolution and channel count:
+cores (once: it is cached, see below), on freshly drawn embedded images at
+the generator's resolution and channel count:
 `embedded.make_dataset(NUM_TRAIN + NUM_TEST, resolution, seed)` with a seed
 other than the training set's (`classifier_seed`), so no training image is
 ever one the GAN saw. The last `NUM_TEST` images are held out and the
@@ -155,7 +156,8 @@ def unstyled(num: int, resolution: int, seed: int) -> np.ndarray:
   and upsampled (colour blobs, the look of an untrained generator; not from
   color_field, whose soft fields stay themselves); a mondrian or circles
   painting cut into 4x4 tiles that are shuffled (lines and rings broken;
-  shuffled stripes, dots or colour fields still look like themselves). (Averages of two styles were tried too: they cost the paintings
+  shuffled stripes, dots or colour fields still look like themselves).
+  (Averages of two styles were tried too: they cost the paintings
   3% accuracy, some being faint enough to look like one.)
 
   Returns:
@@ -244,7 +246,8 @@ def cache_key(resolution: int, channels: int, seed: int) -> dict:
   """What identifies a trained classifier."""
   return {"format": FORMAT, "resolution": resolution, "channels": channels,
           "seed": seed, "num_train": NUM_TRAIN, "num_test": NUM_TEST,
-          "num_none": NUM_NONE, "steps": STEPS, "batch": BATCH, "lr": LEARNING_RATE,
+          "num_none": NUM_NONE, "steps": STEPS, "batch": BATCH,
+          "lr": LEARNING_RATE,
           "noise": NOISE_STD, "widths": list(WIDTHS)}
 
 
