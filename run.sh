@@ -42,6 +42,10 @@ case "$cmd" in
     done
     .venv/bin/python -m stylegan_jax.main --config experiments/demo.py \
       --workdir "$workdir" "$@"
+    # The final snapshot's style accuracy/diversity (already computed).
+    .venv/bin/python -c 'import sys
+from stylegan_jax.evaluators import style_report
+style_report.print_report(sys.argv[1])' "$workdir" | sed 's/^/run.sh: /'
     latest=$(ls -1 "$workdir"/samples/fakes*.png 2>/dev/null | tail -n 1)
     echo "run.sh: sample grids are in $workdir/samples (latest: $latest)"
     echo "run.sh: TensorBoard: ./run.sh tensorboard --logdir $workdir/logs" ;;

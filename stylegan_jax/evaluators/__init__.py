@@ -5,7 +5,8 @@ run the same objects, so both report the same number for the same
 checkpoint. Modules:
 
 * `specs`: the metrics by official name (`fid50k_full`, `fid10k`,
-  `kid50k_full`, `pr50k3_full`, `is50k`, `ppl2_wend`, `ppl_zend`, `swd`),
+  `kid50k_full`, `pr50k3_full`, `is50k`, `ppl2_wend`, `ppl_zend`, `swd`,
+  `style_acc`),
   their image counts and weights, and the config check;
 * `generated`: the one definition of "the N generated images" (seeds,
   labels from the dataset's class distribution, truncation, noise, uint8
@@ -14,8 +15,9 @@ checkpoint. Modules:
   fixed order), read without TensorFlow;
 * `context`: feature extraction over the device mesh, the real-statistics
   cache, progress lines;
-* `distribution` (FID, KID, PR, IS, SWD) and `path_length` (PPL): the metric
-  objects;
+* `distribution` (FID, KID, PR, IS, SWD), `path_length` (PPL) and `style`
+  (style accuracy and diversity of conditional models on the embedded set,
+  with its classifier in `style_classifier`): the metric objects;
 * `evaluation`: `Evaluation`, the configured metrics as one callable, and
   the records written to `metrics.jsonl` and TensorBoard.
 """

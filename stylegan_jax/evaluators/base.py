@@ -49,6 +49,16 @@ class Evaluator:
   def name(self) -> str:
     return self.spec.name
 
+  def check_data(self, reals, class_probs) -> None:
+    """Raises UserError when the metric cannot use this dataset.
+
+    Args:
+      reals: the `reals.RealImages` compared with.
+      class_probs: the class distribution [c_dim] (None or empty if
+        unconditional).
+    """
+    del reals, class_probs
+
   def check_generator(self, G) -> None:
     """Raises UserError when the metric cannot run on G's images."""
     del G

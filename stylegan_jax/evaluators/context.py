@@ -375,7 +375,7 @@ class Context:
     name = (f"reals-{net}-{res}px-{num}-"
             f"{hashlib.sha256(text.encode()).hexdigest()[:12]}.npz")
     path = self.cache_dir / "metrics" / name
-    arrays = _read_cache(path, text)
+    arrays = read_cache(path, text)
     if all_processes(arrays is not None):
       self.log(f"{label}: real-image statistics from the cache {path} "
                f"(key {text})")
@@ -395,7 +395,7 @@ class Context:
       if skipped:
         arrays["skipped"] = np.asarray(skipped)
       if jax.process_index() == 0:
-        _write_cache(path, arrays, text)
+        write_cache(path, arrays, text)
     if "skipped" in arrays:
       self.notes.append(reals_lib.skipped_note(
           [str(s) for s in arrays["skipped"]], self.reals.path))
@@ -433,7 +433,7 @@ class Context:
 _NET_NAMES = {"inception": "Inception", "vgg16": "VGG16"}
 
 
-def _read_cache(path: pathlib.Path, key_text: str) -> dict | None:
+def read_cache(path: pathlib.Path, key_text: str) -> dict | None:
   """The arrays of a cache file whose stored key matches, else None."""
   if not path.is_file():
     return None
@@ -446,12 +446,12 @@ def _read_cache(path: pathlib.Path, key_text: str) -> dict | None:
     return None
 
 
-def _write_cache(path: pathlib.Path, arrays: dict[str, np.ndarray],
+def write_cache(path: pathlib.Path, arrays: dict[str, np.ndarray],
                  key_text: str) -> None:
   """Writes atomically; an unwritable cache warns instead of failing."""
   try:
     with images_lib.atomic_path(path) as tmp, open(tmp, "wb") as f:
       np.savez(f, __key__=np.asarray(key_text), **arrays)
   except OSError as e:
-    warnings.warn(f"could not write the metrics cache {path}: {e}; the "
-                  "real-image statistics will be computed again next time")
+    warnings.warn(f"could not write the metrics cache {path}: {e}; what it "
+                  "holds will be computed again next time")

@@ -26,6 +26,7 @@ from stylegan_jax.evaluators import generated as generated_lib
 from stylegan_jax.evaluators import path_length
 from stylegan_jax.evaluators import reals as reals_lib
 from stylegan_jax.evaluators import specs
+from stylegan_jax.evaluators import style
 
 # MetricSpec.kind -> the metric object's class.
 EVALUATORS: dict[str, type[base.Evaluator]] = {
@@ -35,6 +36,7 @@ EVALUATORS: dict[str, type[base.Evaluator]] = {
     "is": distribution.InceptionScore,
     "swd": distribution.SWD,
     "ppl": path_length.PPL,
+    "style": style.StyleAccuracy,
 }
 JSONL = "metrics.jsonl"
 SCALAR_PREFIX = "metric/"
@@ -73,6 +75,8 @@ class Evaluation:
     self.context = context_lib.Context(
         evals, reals=reals, class_probs=class_probs, mesh=mesh, log=log,
         feature_params=feature_params)
+    for e in self.evaluators:
+      e.check_data(reals, class_probs)
     if G is not None:
       generated_lib.check_generator(G, float(evals.truncation_psi))
       for e in self.evaluators:

@@ -31,7 +31,8 @@ class MetricSpec:
 
   Attributes:
     name: the official name (`fid50k_full`), also its result key prefix.
-    kind: 'fid', 'kid', 'pr', 'is', 'ppl' or 'swd' (which evaluator).
+    kind: 'fid', 'kid', 'pr', 'is', 'ppl', 'swd' or 'style' (which
+      evaluator).
     num_gen: generated images (PPL: samples); 0 for swd (its count is
       `evals.swd_num_images`).
     max_real: real images (None: all of the dataset; 0: none needed).
@@ -66,6 +67,8 @@ METRICS: dict[str, MetricSpec] = {m.name: m for m in (
     MetricSpec("ppl_zend", "ppl", 50_000, 0, _PPL, min_images=1,
                options=dict(space="z", sampling="end", epsilon=1e-4)),
     MetricSpec("swd", "swd", 0, None, min_images=1),
+    # Conditional models on the embedded set only (evaluators/style.py).
+    MetricSpec("style_acc", "style", 1000, 1000, min_images=10),
 )}
 
 # evals key -> (features.weights kind, what it is, the CLI flag).

@@ -3,8 +3,8 @@
 `evaluate(metrics, model=..., data=..., data2=..., evals=...)` computes:
 
 * generator metrics (`evaluators.METRICS`: `fid50k_full`, `fid10k`,
-  `kid50k_full`, `pr50k3_full`, `is50k`, `ppl2_wend`, `ppl_zend`, `swd`)
-  through `evaluators.Evaluation`, the very objects the training loop runs
+  `kid50k_full`, `pr50k3_full`, `is50k`, `ppl2_wend`, `ppl_zend`, `swd`,
+  `style_acc`) through `evaluators.Evaluation`, the very objects the training loop runs
   at its snapshots. The settings are the `evals` section of the model's
   training config when the model is a training workdir (so a checkpoint
   scores what training logged), else the defaults, with `evals` overriding
