@@ -328,8 +328,11 @@ class _Run:
     train_seconds, tick_nimg = 0.0, nimg
     grids = {}
 
+    snapshot_at = [None]  # The nimg of the latest snapshot.
+
     def snapshot():
       """Sample grid (PNG and TensorBoard) and the configured metrics."""
+      snapshot_at[0] = nimg
       if self.setup.stage not in grids:
         grids[self.setup.stage] = (
             _sample_grid_fn(self.setup, self.class_names),
@@ -396,7 +399,7 @@ class _Run:
         _check_stop(f"at step {step}")
 
       self.save("end of training")
-      if nimg % snapshot_nimg and step:
+      if nimg % snapshot_nimg and step and snapshot_at[0] != nimg:
         snapshot()
     except _Stop:
       self.save(preemption.received() or "stop signal")

@@ -5,6 +5,8 @@ Uses a tiny conditional config (8x8 images, a few channels) so that each
 cache makes later calls cheaper.
 """
 
+import json
+
 import jax
 import numpy as np
 import pytest
@@ -141,3 +143,15 @@ def test_unconditional_training(tmp_path):
   assert int(state.step) == 2
   assert "embed" not in state.g_params["mapping"]
   assert all(np.all(np.isfinite(x)) for x in leaves(state.g_params))
+
+
+def test_last_snapshot_is_not_repeated(tmp_path):
+  """A run whose length is no batch multiple ends on the iteration that
+  crosses a snapshot boundary: one snapshot there, not a second one."""
+  config = tiny_config(3)
+  config.train.total_kimg = 0.020  # 20 images: the run ends at 24.
+  config.train.snapshot_kimg = 0.020  # Crossed by the last iteration.
+  state = loop.train_and_evaluate(config, str(tmp_path))
+  assert int(state.nimg) == 24
+  records = (tmp_path / "metrics.jsonl").read_text().splitlines()
+  assert [json.loads(r)["nimg"] for r in records] == [0, 24]
