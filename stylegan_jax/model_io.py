@@ -230,6 +230,9 @@ def _stored_config(stored: dict[str, Any]) -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict(stored)
   if "channels" not in config.data:
     config.data.channels = 3  # Before data.channels, everything was RGB.
+  if "num_fp16_res" not in config.model:  # Before mixed precision: float32.
+    config.model.num_fp16_res = 0
+    config.model.fp16_dtype = "bfloat16"
   return config
 
 
