@@ -120,7 +120,7 @@ def main(argv=None) -> None:
         "wall_seconds": (json.loads(spent.read_text()) if spent.exists()
                          else None)}
 
-  mixed = f"{args.fp16_dtype}, num_fp16_res={args.num_fp16_res}"
+  mixed = f"{args.fp16_dtype} (N={args.num_fp16_res})"
   plot_curves({("float32" if name == "float32" else mixed): row["swd"]
                for name, row in rows.items()},
               outdir / "swd_bf16_vs_fp32.png",
