@@ -295,6 +295,7 @@ _INT_BOUNDS = {
     "channel_max": (1, 65536), "cmap_dim": (1, 65536),
     "mbstd_group_size": (1, 65536), "mbstd_num_channels": (0, 65536),
     "channels": (1, 65536), "channel_min": (1, 65536),
+    "num_fp16_res": (0, 64),
 }
 # Fields that are short lists of numbers: name -> (most entries, numbers are
 # integers >= 1).
