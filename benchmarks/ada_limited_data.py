@@ -43,6 +43,9 @@ from PIL import Image
 from PIL import ImageDraw
 from PIL import ImageFont
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from curves import logged_curve
 from stylegan_jax import configs
 
 MODES = ("noaug", "fixed", "ada")
@@ -90,23 +93,8 @@ def experiment_config(args: argparse.Namespace, mode: str):
 
 def read_curves(workdir: pathlib.Path) -> dict[str, list[list[float]]]:
   """{'rt'|'p'|'swd': [[kimg, value], ...]} from a run's TensorBoard logs."""
-  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
-  from tensorboard.util import tensor_util  # pylint: disable=g-import-not-at-top
-  out = {name: {} for name in TAGS}
-  for path in sorted((workdir / "logs").glob("events.out.tfevents.*")):
-    acc = event_accumulator.EventAccumulator(str(path), size_guidance={
-        event_accumulator.TENSORS: 0, event_accumulator.SCALARS: 0})
-    acc.Reload()
-    tags = acc.Tags()
-    for name, tag in TAGS.items():
-      if tag in tags.get("tensors", []):
-        for e in acc.Tensors(tag):
-          out[name][e.step] = float(tensor_util.make_ndarray(e.tensor_proto))
-      if tag in tags.get("scalars", []):
-        for e in acc.Scalars(tag):
-          out[name][e.step] = float(e.value)
-  return {name: [[step / 1000, v] for step, v in sorted(points.items())]
-          for name, points in out.items()}
+  return {name: [list(point) for point in logged_curve(workdir, tag)]
+          for name, tag in TAGS.items()}
 
 
 # ------------------------------------------------------------------ plot --

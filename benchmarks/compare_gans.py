@@ -52,10 +52,13 @@ import numpy as np
 import optax
 from PIL import Image
 from PIL import ImageDraw
-from PIL import ImageFont
-from tensorboard.backend.event_processing import event_accumulator
-from tensorboard.util import tensor_util
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from curves import COLOURS  # pylint: disable=unused-import
+from curves import font
+from curves import logged_curve
+from curves import plot_curves
 from stylegan_jax import checkpoint
 from stylegan_jax import configs
 from stylegan_jax import images
@@ -78,9 +81,6 @@ MODELS = {
     "progressive": "experiments/progressive.py",
     "stylegan2": "experiments/demo.py",
 }
-COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40),
-           (148, 103, 189), (140, 86, 75), (227, 119, 194)]
-
 _OUT = flags.DEFINE_string("out", "benchmarks/compare", "Output folder.")
 _MODELS = flags.DEFINE_list("models", list(MODELS), "Models to compare.")
 _EXPERIMENT = flags.DEFINE_multi_string(
@@ -243,23 +243,6 @@ def real_images(config, n: int) -> np.ndarray:
   return np.concatenate(out)[:n]
 
 
-def logged_curve(workdir: pathlib.Path, tag: str) -> list[tuple[float, float]]:
-  """(kimg, value) of a scalar the loop logged to TensorBoard."""
-  points = {}
-  for f in sorted((workdir / "logs").glob("events.out.tfevents.*")):
-    acc = event_accumulator.EventAccumulator(str(f), size_guidance={
-        event_accumulator.TENSORS: 0, event_accumulator.SCALARS: 0})
-    acc.Reload()
-    tags = acc.Tags()
-    if tag in tags.get("tensors", []):
-      for e in acc.Tensors(tag):
-        points[e.step] = float(tensor_util.make_ndarray(e.tensor_proto))
-    if tag in tags.get("scalars", []):
-      for e in acc.Scalars(tag):
-        points[e.step] = float(e.value)
-  return [(step / 1000, value) for step, value in sorted(points.items())]
-
-
 def inception_scores(params, fakes: np.ndarray, reals: np.ndarray):
   """(FID, KID) of [-1, 1] images with pytorch-fid's Inception."""
 
@@ -304,55 +287,6 @@ def evaluate(name: str, workdir: pathlib.Path, reals, inception_params):
 # ------------------------------------------------------------- drawing --
 
 
-def _font():
-  return ImageFont.load_default()
-
-
-def plot_curves(curves: dict[str, list[tuple[float, float]]],
-                path: pathlib.Path, title: str,
-                size: tuple[int, int] = (720, 440)) -> pathlib.Path:
-  """A line plot of value against kimg per model, as a PNG."""
-  w, h = size
-  left, right, top, bottom = 70, 150, 40, 50
-  img = Image.new("RGB", size, "white")
-  draw = ImageDraw.Draw(img)
-  font = _font()
-  values = [(x, y) for c in curves.values() for x, y in c if math.isfinite(y)]
-  x_max = max([x for x, _ in values if x > 0] or [1.0])
-  y_max = max([y for _, y in values if y > 0] or [1.0]) * 1.05
-
-  def to_px(x, y):
-    return (left + x / x_max * (w - left - right),
-            h - bottom - y / y_max * (h - top - bottom))
-
-  draw.rectangle([left, top, w - right, h - bottom], outline="black")
-  for i in range(6):
-    xv, yv = x_max * i / 5, y_max * i / 5
-    px, _ = to_px(xv, 0)
-    _, py = to_px(0, yv)
-    draw.line([px, h - bottom, px, h - bottom + 4], fill="black")
-    draw.text((px - 12, h - bottom + 8), f"{xv:.3g}", fill="black", font=font)
-    draw.line([left - 4, py, left, py], fill="black")
-    draw.text((8, py - 6), f"{yv:.3g}", fill="black", font=font)
-  draw.text((left, 12), title, fill="black", font=font)
-  draw.text(((w - right + left) // 2 - 15, h - 18), "kimg", fill="black",
-            font=font)
-  for i, (name, curve) in enumerate(curves.items()):
-    colour = COLOURS[i % len(COLOURS)]
-    pts = [to_px(x, y) for x, y in curve if math.isfinite(y)]
-    if len(pts) > 1:
-      draw.line(pts, fill=colour, width=2)
-    for px, py in pts:
-      draw.ellipse([px - 3, py - 3, px + 3, py + 3], fill=colour)
-    ly = top + 10 + 18 * i
-    draw.line([w - right + 10, ly + 6, w - right + 30, ly + 6], fill=colour,
-              width=3)
-    draw.text((w - right + 36, ly), name, fill="black", font=font)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  img.save(path)
-  return path
-
-
 def side_by_side(grids: dict[str, np.ndarray], path: pathlib.Path,
                  height: int = 288) -> pathlib.Path:
   """Each model's uint8 grid scaled to `height` (nearest), captioned."""
@@ -370,7 +304,7 @@ def side_by_side(grids: dict[str, np.ndarray], path: pathlib.Path,
   draw = ImageDraw.Draw(out)
   x = pad
   for name, tile in tiles:
-    draw.text((x, pad // 2), name, fill="black", font=_font())
+    draw.text((x, pad // 2), name, fill="black", font=font())
     out.paste(tile, (x, pad + caption))
     x += tile.width + pad
   path.parent.mkdir(parents=True, exist_ok=True)

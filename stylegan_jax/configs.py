@@ -42,6 +42,8 @@ PIX2PIX_NORMS = ("instance", "batch", "none")
 CHANNELS = (1, 3)  # Grayscale or RGB.
 CROPS = ("center", "pad")
 ARCHITECTURES = ("orig", "skip", "resnet")
+# Low-precision compute dtypes of mixed precision (model.fp16_dtype).
+FP16_DTYPES = ("bfloat16", "float16")
 MATMUL_PRECISIONS = ("default", "high", "highest", "bfloat16", "tensorfloat32",
                      "float32")
 RESUME_MODES = ("auto", "fresh")
@@ -130,6 +132,14 @@ def base_config() -> ml_collections.ConfigDict:
   config.model.mbstd_num_channels = 1
   # None: fused modulated convs on GPU/TPU, non-fused on CPU.
   config.model.fused_modconv = ml_collections.config_dict.placeholder(bool)
+  # Mixed precision (model.arch 'stylegan2'), as the official num_fp16_res:
+  # the highest N resolutions of G's synthesis and of D (never below 8x8)
+  # compute in fp16_dtype; parameters, optimiser state, the mapping network,
+  # the toRGB image path, D's 4x4 epilogue and the losses stay float32.
+  # 0: float32 everywhere (the default, for parity); the official presets
+  # use 4 on GPUs. 'float16' (the official's dtype) needs conv_clamp.
+  config.model.num_fp16_res = 0
+  config.model.fp16_dtype = "bfloat16"  # One of FP16_DTYPES.
   # pix2pix (model.arch='pix2pix'): U-Net G and PatchGAN D, as the paper.
   config.model.pix2pix_g_channels = 64  # ngf: the U-Net's outer width.
   config.model.pix2pix_d_channels = 64  # ndf: the PatchGAN's first width.
@@ -445,6 +455,24 @@ def _require(ok: bool, key: str, value: Any, want: str) -> None:
                       f"(--config.{key}=...)")
 
 
+def _validate_mixed_precision(m: ml_collections.ConfigDict) -> None:
+  """model.num_fp16_res / fp16_dtype: ranges and what they combine with."""
+  _require(isinstance(m.num_fp16_res, int) and m.num_fp16_res >= 0,
+           "model.num_fp16_res", m.num_fp16_res,
+           "use an integer >= 0 (0: float32 everywhere; the official uses 4)")
+  _require(m.fp16_dtype in FP16_DTYPES, "model.fp16_dtype", m.fp16_dtype,
+           f"one of {', '.join(FP16_DTYPES)}")
+  if not m.num_fp16_res:
+    return
+  _require(m.arch == "stylegan2", "model.num_fp16_res", m.num_fp16_res,
+           f"mixed precision is for model.arch 'stylegan2' (not {m.arch!r}):"
+           " use 0")
+  _require(m.fp16_dtype != "float16" or m.conv_clamp is not None,
+           "model.conv_clamp", m.conv_clamp,
+           "float16 layers overflow without clamping: use 256 as the "
+           "official, or model.fp16_dtype='bfloat16'")
+
+
 def _is_power_of_two(x: int) -> bool:
   return x >= 1 and (x & (x - 1)) == 0
 
@@ -502,6 +530,7 @@ def validate(config: ml_collections.ConfigDict, *,
            m.mapping_lr_multiplier, "use a positive number")
   _require(m.conv_clamp is None or m.conv_clamp > 0, "model.conv_clamp",
            m.conv_clamp, "use a positive number, or None for no clamping")
+  _validate_mixed_precision(m)
   for key in ("g_architecture", "d_architecture"):
     _require(m[key] in ARCHITECTURES, f"model.{key}", m[key],
              f"one of {', '.join(ARCHITECTURES)}")

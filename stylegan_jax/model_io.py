@@ -230,6 +230,9 @@ def _stored_config(stored: dict[str, Any]) -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict(stored)
   if "channels" not in config.data:
     config.data.channels = 3  # Before data.channels, everything was RGB.
+  if "num_fp16_res" not in config.model:  # Before mixed precision: float32.
+    config.model.num_fp16_res = 0
+    config.model.fp16_dtype = "bfloat16"
   return config
 
 
@@ -292,6 +295,7 @@ _INT_BOUNDS = {
     "channel_max": (1, 65536), "cmap_dim": (1, 65536),
     "mbstd_group_size": (1, 65536), "mbstd_num_channels": (0, 65536),
     "channels": (1, 65536), "channel_min": (1, 65536),
+    "num_fp16_res": (0, 64),
 }
 # Fields that are short lists of numbers: name -> (most entries, numbers are
 # integers >= 1).

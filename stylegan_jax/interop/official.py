@@ -27,8 +27,11 @@ from stylegan_jax.ops import filters
 
 Variables = dict[str, Any]
 BUFFER_NAMES = ("w_avg", "noise_const")
-# Accepted and ignored: we always compute in float32, and layer freezing is a
-# training option, not part of the network.
+# Accepted and ignored. num_fp16_res is a compute precision, not part of the
+# weights: imported networks compute in float32, which reproduces the
+# official float32 outputs (our fields of the same name opt in, e.g.
+# `import_generator(..., num_fp16_res=4)` or model.num_fp16_res when
+# fine-tuning). Layer freezing is a training option, not part of the network.
 IGNORED_KWARGS = ("num_fp16_res", "freeze_layers")
 
 

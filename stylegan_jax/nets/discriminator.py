@@ -5,10 +5,17 @@ stddev, conv, fc, out) and conditioning by projection onto a label embedding
 produced by a label-only mapping network. Each block's output features are
 sown into the `features` collection as `res{res}` (read them with
 `apply(..., mutable=["features"])`).
+
+Mixed precision (the official `num_fp16_res`): the blocks at the highest
+`num_fp16_res` resolutions (`synthesis.block_dtype`) cast their inputs
+(features and, when they read it, the image) to a low-precision dtype and
+compute in it; parameters stay float32, and the 4x4 epilogue, the label
+mapping and the logits are float32.
 """
 
 from collections.abc import Sequence
 import math
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -19,6 +26,7 @@ from stylegan_jax.nets.modules import Dense
 from stylegan_jax.nets.mapping import MappingNetwork
 from stylegan_jax.nets.mapping import check_labels
 from stylegan_jax.nets.synthesis import ARCHITECTURES
+from stylegan_jax.nets.synthesis import block_dtype
 from stylegan_jax.nets.synthesis import block_resolutions
 from stylegan_jax.nets.synthesis import channels_at
 from stylegan_jax.ops import filters
@@ -34,14 +42,21 @@ class DiscriminatorBlock(nn.Module):
   architecture: str = "resnet"
   conv_clamp: float | None = None
   resample_filter: Sequence[float] = (1, 3, 3, 1)
+  dtype: Any = jnp.float32  # Compute dtype; x and img are cast to it.
 
   @nn.compact
   def __call__(self, x: jax.Array | None, img: jax.Array | None):
-    """x [N, R, R, tmp] or None, img [N, R, R, C] or None -> halves both."""
+    """x [N, R, R, tmp] or None, img [N, R, R, C] or None -> halves both.
+
+    Both outputs are in `dtype`.
+    """
     f = filters.setup_filter(self.resample_filter)
+    if x is not None:
+      x = x.astype(self.dtype)
     conv_kwargs = dict(act="lrelu", conv_clamp=self.conv_clamp,
                        resample_filter=self.resample_filter)
     if self.first or self.architecture == "skip":
+      img = img.astype(self.dtype)
       y = Conv2d(self.tmp_channels, 1, name="fromrgb", **conv_kwargs)(img)
       x = y if x is None else x + y
       img = filters.downsample2d(img, f) if self.architecture == "skip" else None
@@ -71,8 +86,13 @@ class DiscriminatorEpilogue(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, img: jax.Array | None,
                cmap: jax.Array | None) -> jax.Array:
-    """x [N, 4, 4, C], img [N, 4, 4, img_C] ('skip'), cmap [N, cmap_dim]."""
+    """x [N, 4, 4, C], img [N, 4, 4, img_C] ('skip'), cmap [N, cmap_dim].
+
+    Computes in float32 whatever the dtype of x and img.
+    """
+    x = x.astype(jnp.float32)
     if self.architecture == "skip":  # This fromRGB is never clamped.
+      img = img.astype(jnp.float32)
       x = x + Conv2d(self.channels, 1, act="lrelu", name="fromrgb")(img)
     if self.mbstd_num_channels > 0:
       x = equalized.minibatch_std(x, self.mbstd_group_size,
@@ -102,6 +122,9 @@ class Discriminator(nn.Module):
     mbstd_group_size, mbstd_num_channels: minibatch stddev settings.
     mapping_layers, mapping_lr_multiplier: the label mapping network.
     resample_filter: 1-D FIR taps for down-sampling.
+    num_fp16_res, fp16_dtype: mixed precision; the blocks at the highest
+      num_fp16_res resolutions compute in fp16_dtype ('bfloat16' or
+      'float16'; see `synthesis.block_dtype`). 0: float32 everywhere.
   """
 
   c_dim: int = 0
@@ -117,6 +140,8 @@ class Discriminator(nn.Module):
   mapping_layers: int = 8
   mapping_lr_multiplier: float = 0.01
   resample_filter: Sequence[float] = (1, 3, 3, 1)
+  num_fp16_res: int = 0
+  fp16_dtype: str = "bfloat16"
 
   @nn.compact
   def __call__(self, img: jax.Array, c: jax.Array | None = None) -> jax.Array:
@@ -140,6 +165,8 @@ class Discriminator(nn.Module):
           first=res == self.img_resolution, tmp_channels=ch(res),
           out_channels=ch(res // 2), architecture=self.architecture,
           conv_clamp=self.conv_clamp, resample_filter=self.resample_filter,
+          dtype=block_dtype(res, self.img_resolution, self.num_fp16_res,
+                            self.fp16_dtype),
           name=f"b{res}")(x, img)
       if not self.is_initializing():  # Features are outputs, not variables.
         self.sow("features", f"res{res}", x)

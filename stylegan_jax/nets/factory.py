@@ -72,7 +72,8 @@ def create_networks(config: ml_collections.ConfigDict,
   common = dict(c_dim=c_dim, img_resolution=res, img_channels=channels,
                 channel_base=m.channel_base, channel_max=m.channel_max,
                 conv_clamp=m.conv_clamp,
-                mapping_lr_multiplier=m.mapping_lr_multiplier)
+                mapping_lr_multiplier=m.mapping_lr_multiplier,
+                num_fp16_res=m.num_fp16_res, fp16_dtype=m.fp16_dtype)
   G = Generator(z_dim=m.z_dim, w_dim=m.w_dim, mapping_layers=m.mapping_layers,
                 architecture=m.g_architecture, fused_modconv=m.fused_modconv,
                 **common)

@@ -33,6 +33,10 @@ class Generator(nn.Module):
     resample_filter: 1-D FIR taps for up-sampling.
     fused_modconv: grouped-conv modulated convs; None picks per backend
       (fused on GPU/TPU, non-fused on CPU).
+    num_fp16_res, fp16_dtype: mixed precision; the synthesis blocks at the
+      highest num_fp16_res resolutions compute in fp16_dtype ('bfloat16' or
+      'float16'; see `synthesis.block_dtype`). 0: float32 everywhere. The
+      mapping network and the output image are always float32.
   """
 
   z_dim: int = 512
@@ -51,6 +55,8 @@ class Generator(nn.Module):
   conv_clamp: float | None = None
   resample_filter: Sequence[float] = (1, 3, 3, 1)
   fused_modconv: bool | None = None
+  num_fp16_res: int = 0
+  fp16_dtype: str = "bfloat16"
 
   @property
   def num_ws(self) -> int:
@@ -69,7 +75,8 @@ class Generator(nn.Module):
         img_channels=self.img_channels, channel_base=self.channel_base,
         channel_max=self.channel_max, architecture=self.architecture,
         conv_clamp=self.conv_clamp, resample_filter=tuple(self.resample_filter),
-        fused_modconv=modconv.default_fused() if fused is None else fused)
+        fused_modconv=modconv.default_fused() if fused is None else fused,
+        num_fp16_res=self.num_fp16_res, fp16_dtype=self.fp16_dtype)
 
   def map(self, z: jax.Array, c: jax.Array | None = None,
           truncation_psi: float | jax.Array = 1.0,

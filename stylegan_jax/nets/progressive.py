@@ -179,6 +179,9 @@ class ProgressiveGenerator(Generator):
   fading: bool = False
 
   def setup(self):
+    if self.num_fp16_res:
+      raise ValueError("progressive networks compute in float32: use "
+                       "num_fp16_res=0")
     self.mapping = MappingNetwork(
         z_dim=self.z_dim, c_dim=self.c_dim, w_dim=self.w_dim,
         num_ws=self.num_ws, num_layers=self.mapping_layers,
@@ -378,7 +381,8 @@ def to_stylegan2(G: ProgressiveGenerator, g_variables: dict[str, Any],
   if D is None:
     return plain_g, g_out, None, None
   fields = {f: getattr(D, f) for f in Discriminator.__dataclass_fields__
-            if f not in ("parent", "name")}
+            if f not in ("parent", "name", "num_fp16_res", "fp16_dtype")}
+  # (Progressive networks compute in float32: no mixed-precision fields.)
   fields["img_resolution"] = D.max_resolution or D.img_resolution
   plain_d = Discriminator(**fields)
   params = {}

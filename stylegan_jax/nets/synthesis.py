@@ -7,6 +7,12 @@ num_torgb` ws starting at `w_idx`, and `w_idx` advances by `num_conv` only,
 so a block's toRGB shares its w with the next block's first conv
 (`ws_windows` lists the windows; `block_ws` slices ws by them).
 
+Mixed precision (the official `num_fp16_res`): the blocks at the highest
+`num_fp16_res` resolutions (never below 8x8; `block_dtype`) compute their
+activations in a low-precision dtype; parameters, styles and demodulation
+coefficients stay float32 and are cast where they meet the activations, and
+the toRGB output joins the float32 image path.
+
 Research hooks: every block's output features are sown into the
 `features` collection as `res{res}` (read them with
 `apply(..., mutable=["features"])`), and explicit noise maps can replace
@@ -15,6 +21,7 @@ any layer's noise (`noise={"b8/conv0": [N, 8, 8, 1], ...}`).
 
 from collections.abc import Mapping, Sequence
 import math
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -29,6 +36,8 @@ from stylegan_jax.ops import modconv
 
 ARCHITECTURES = ("orig", "skip", "resnet")
 NOISE_MODES = ("random", "const", "none")
+# The low-precision compute dtypes of mixed precision, by name.
+FP16_DTYPES = {"bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
 
 def block_resolutions(img_resolution: int) -> list[int]:
@@ -43,6 +52,24 @@ def block_resolutions(img_resolution: int) -> list[int]:
 def channels_at(res: int, channel_base: int, channel_max: int) -> int:
   """Feature maps at a resolution: min(channel_base // res, channel_max)."""
   return min(channel_base // res, channel_max)
+
+
+def block_dtype(res: int, img_resolution: int, num_fp16_res: int = 0,
+                fp16_dtype: str = "bfloat16") -> Any:
+  """Compute dtype of the block at `res` (of G's synthesis or of D).
+
+  As the official networks: blocks at res >= max(2 ** (log2(img_resolution)
+  + 1 - num_fp16_res), 8) use `fp16_dtype` ('bfloat16' or 'float16'), the
+  others float32; num_fp16_res 0 keeps every block float32.
+  """
+  if fp16_dtype not in FP16_DTYPES:
+    raise ValueError(f"fp16_dtype must be one of {sorted(FP16_DTYPES)}, "
+                     f"got {fp16_dtype!r}")
+  if num_fp16_res < 0:
+    raise ValueError(f"num_fp16_res must be >= 0, got {num_fp16_res}")
+  log2 = int(math.log2(img_resolution))
+  fp16_resolution = max(2**(log2 + 1 - num_fp16_res), 8)
+  return FP16_DTYPES[fp16_dtype] if res >= fp16_resolution else jnp.float32
 
 
 def num_ws_for(img_resolution: int) -> int:
@@ -83,7 +110,11 @@ def noise_layer_names(img_resolution: int) -> list[str]:
 
 
 class SynthesisLayer(nn.Module):
-  """Modulated conv -> (+ noise) -> + bias -> lrelu -> x gain -> clamp."""
+  """Modulated conv -> (+ noise) -> + bias -> lrelu -> x gain -> clamp.
+
+  Computes in the dtype of `x`; noise is drawn and scaled in float32 and
+  cast to it.
+  """
 
   features: int
   resolution: int
@@ -119,13 +150,14 @@ class SynthesisLayer(nn.Module):
         if noise.shape != (x.shape[0], res, res, 1):
           raise ValueError(f"noise for {self.name} must be [N, {res}, {res}, "
                            f"1] with N={x.shape[0]}, got {noise.shape}")
-        x = x + noise.astype(x.dtype) * strength
+        x = x + (noise.astype(jnp.float32) * strength).astype(x.dtype)
       elif noise_mode == "random":
         noise = jax.random.normal(self.make_rng("noise"),
-                                  (x.shape[0], res, res, 1), x.dtype)
-        x = x + noise * strength
+                                  (x.shape[0], res, res, 1), jnp.float32)
+        x = x + (noise * strength).astype(x.dtype)
       elif noise_mode == "const":
-        x = x + (noise_const.value * strength)[None, :, :, None]
+        noise = (noise_const.value * strength).astype(x.dtype)  # [R, R]
+        x = x + noise[None, :, :, None]
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
     clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
     return equalized.bias_act(x, bias, "lrelu", gain=gain, clamp=clamp)
@@ -163,6 +195,7 @@ class SynthesisBlock(nn.Module):
   conv_clamp: float | None = None
   resample_filter: Sequence[float] = (1, 3, 3, 1)
   fused_modconv: bool = False
+  dtype: Any = jnp.float32  # Compute dtype of x; the image stays float32.
 
   @property
   def num_conv(self) -> int:
@@ -187,7 +220,8 @@ class SynthesisBlock(nn.Module):
         'conv1': ...}; layers not named use `noise_mode`.
 
     Returns:
-      (x [N, R, R, out_channels], img [N, R, R, img_channels] or None).
+      (x [N, R, R, out_channels] in `dtype`, img [N, R, R, img_channels]
+      float32 or None).
     """
     layer_kwargs = dict(conv_clamp=self.conv_clamp,
                         resample_filter=self.resample_filter,
@@ -196,11 +230,13 @@ class SynthesisBlock(nn.Module):
     res = self.resolution
     if self.in_channels == 0:
       const = self.param("const", normal_init(), (4, 4, self.out_channels))
-      x = jnp.broadcast_to(const[None], (ws.shape[0],) + const.shape)
+      x = jnp.broadcast_to(const.astype(self.dtype)[None],
+                           (ws.shape[0],) + const.shape)
       x = SynthesisLayer(self.out_channels, res, name="conv1",
                          **layer_kwargs)(x, ws[:, 0], noise_mode,
                                          noise=noise.get("conv1"))
     else:
+      x = x.astype(self.dtype)
       conv0 = SynthesisLayer(self.out_channels, res, up=2, name="conv0",
                              **layer_kwargs)
       conv1 = SynthesisLayer(self.out_channels, res, name="conv1",
@@ -223,6 +259,7 @@ class SynthesisBlock(nn.Module):
       y = ToRGBLayer(self.img_channels, conv_clamp=self.conv_clamp,
                      fused_modconv=self.fused_modconv,
                      name="torgb")(x, ws[:, self.num_conv])
+      y = y.astype(jnp.float32)
       img = y if img is None else img + y
     return x, img
 
@@ -239,6 +276,8 @@ class SynthesisNetwork(nn.Module):
   conv_clamp: float | None = None
   resample_filter: Sequence[float] = (1, 3, 3, 1)
   fused_modconv: bool = False
+  num_fp16_res: int = 0  # Blocks in fp16_dtype (see `block_dtype`).
+  fp16_dtype: str = "bfloat16"
 
   @property
   def num_ws(self) -> int:
@@ -258,7 +297,8 @@ class SynthesisNetwork(nn.Module):
         layer's `noise_mode` noise.
 
     Returns:
-      [N, img_resolution, img_resolution, img_channels], about [-1, 1].
+      [N, img_resolution, img_resolution, img_channels] float32, about
+      [-1, 1].
     """
     if self.architecture not in ARCHITECTURES:
       raise ValueError(f"architecture must be one of {ARCHITECTURES}, "
@@ -288,6 +328,8 @@ class SynthesisNetwork(nn.Module):
           conv_clamp=self.conv_clamp,
           resample_filter=self.resample_filter,
           fused_modconv=self.fused_modconv,
+          dtype=block_dtype(res, self.img_resolution, self.num_fp16_res,
+                            self.fp16_dtype),
           name=f"b{res}")
       layer_noise = {k.split("/")[1]: v for k, v in noise.items()
                      if k.startswith(f"b{res}/")}

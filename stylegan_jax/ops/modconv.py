@@ -16,6 +16,14 @@ context (`jax.set_mesh`) and the batch is (or, with Auto axes, may be) split
 over it, the grouped convolution runs per device inside `jax.shard_map` over
 the batch's mesh axes; see `batch_mesh_axes` and `stylegan_jax.sharding`.
 Without a mesh in context nothing changes (bit for bit).
+
+Mixed precision: `x` may be bfloat16 or float16 while the weight and styles
+stay float32 (the master parameters). Demodulation coefficients (and the
+fused per-sample kernels) are computed in float32; each factor is cast to
+the dtype of `x` where it meets the activations, so the result has the
+dtype of `x`. For float16, as the official code, the weight and styles are
+first rescaled to max |.| 1 (the weight also by 1 / sqrt(fan-in)) so the
+products cannot overflow; demodulation undoes both scales.
 """
 
 import math
@@ -89,20 +97,23 @@ def modulated_conv2d(
   """Modulated (and optionally demodulated) convolution.
 
   Args:
-    x: [N, H, W, Cin].
-    weight: raw kernel [k, k, Cin, Cout] (no fan-in gain).
-    styles: per-sample input scales [N, Cin].
+    x: [N, H, W, Cin], any float dtype (the compute dtype).
+    weight: raw kernel [k, k, Cin, Cout] (no fan-in gain), float32.
+    styles: per-sample input scales [N, Cin], float32.
     demodulate: normalise each output channel per sample.
     fused: grouped-conv form (True) or scale-conv-scale form (False).
     f: resampling filter, needed when `up` > 1.
     up: 1 or 2.
 
   Returns:
-    [N, H * up, W * up, Cout].
+    [N, H * up, W * up, Cout] in the dtype of `x`.
   """
   n = x.shape[0]
-  weight = weight.astype(x.dtype)
-  styles = styles.astype(x.dtype)
+  if demodulate and x.dtype == jnp.float16:  # Pre-normalise: no overflow.
+    k, _, cin, _ = weight.shape
+    weight = weight * (1 / math.sqrt(k * k * cin) / jnp.max(
+        jnp.abs(weight), axis=(0, 1, 2), keepdims=True))  # [k, k, Ci, Co]
+    styles = styles / jnp.max(jnp.abs(styles), axis=1, keepdims=True)
   dcoefs = None
   if demodulate:
     # sum_{k,i} (w[k, i, o] s[n, i])^2 as a matmul, without the per-sample
@@ -112,10 +123,10 @@ def modulated_conv2d(
     # dcoefs: [N, Cout]
 
   if not fused:
-    x = x * styles[:, None, None, :]  # [N, H, W, Cin]
+    x = x * styles.astype(x.dtype)[:, None, None, :]  # [N, H, W, Cin]
     x = equalized.conv2d_resample(x, weight, f, up=up)  # [N, H', W', Cout]
     if dcoefs is not None:
-      x = x * dcoefs[:, None, None, :]
+      x = x * dcoefs.astype(x.dtype)[:, None, None, :]
     return x
 
   wmod = weight[None] * styles[:, None, None, :, None]  # [N, k, k, Cin, Cout]

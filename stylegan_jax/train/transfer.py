@@ -60,8 +60,10 @@ SOURCE_KEYS = ("model.z_dim", "model.w_dim", "model.mapping_layers",
                "data.conditional")
 # Of those, the ones an explicit value may override (they shape no weight).
 FREE_KEYS = ("model.mbstd_group_size",)
-# Network fields that `config.model` does not set, or that are free.
-_IGNORED_FIELDS = ("parent", "name", "fused_modconv", "mbstd_group_size")
+# Network fields that `config.model` does not set, or that are free (the
+# compute precision shapes no weight).
+_IGNORED_FIELDS = ("parent", "name", "fused_modconv", "mbstd_group_size",
+                   "num_fp16_res", "fp16_dtype")
 Variables = dict[str, Any]
 
 
