@@ -871,15 +871,21 @@ def parse_flags(argv: list[str]) -> list[str]:
   return rest
 
 
+# Keys with a value by default that also take None (validate accepts it).
+NULLABLE_KEYS = ("model.conv_clamp",)
+
+
 def _none_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
   """Splits `--config.K=None` off argv for the keys that may be None.
 
   absl would parse 'None' as the field's type; the optional keys (those
-  None in `base_config`, e.g. `train.ema_rampup`) take it as None.
+  None in `base_config`, e.g. `train.ema_rampup`, and `NULLABLE_KEYS`)
+  take it as None.
   """
   base = base_config()
   optional = {k for k in flat_keys(base)
               if base[k.split(".")[0]][k.split(".")[1]] is None}
+  optional.update(NULLABLE_KEYS)
   kept, unset = [], []
   for arg in argv:
     m = re.fullmatch(r"--config\.([\w]+\.[\w]+)=(?:None|none)", arg)

@@ -99,9 +99,11 @@ def test_optional_keys_take_none_from_the_command_line(tmp_path):
         timeout=300, check=False)
 
   done = dry_run("--config.train.ema_rampup=None",
+                 "--config.model.conv_clamp=None",
                  "--config.train.batch_size=8")
   assert done.returncode == 0, done.stderr[-2000:]
   assert '"ema_rampup": null' in done.stdout
+  assert '"conv_clamp": null' in done.stdout  # Set by default, may be None.
   assert '"batch_size": 8' in done.stdout
   bad = dry_run("--config.train.batch_size=None")
   assert bad.returncode == 2
