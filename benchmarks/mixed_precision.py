@@ -34,6 +34,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from curves import logged_curve
 from curves import plot_curves
+from stylegan_jax import errors
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OUTDIR = pathlib.Path(__file__).resolve().parent / "mixed_precision"
@@ -143,4 +144,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-  main()
+  errors.report_user_errors(main, sys.argv)

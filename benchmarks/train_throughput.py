@@ -349,6 +349,12 @@ def main(argv: Sequence[str]) -> None:
 
 
 def _main() -> None:
+  if _PROFILE_DIR.value:
+    try:  # Before minutes of compiling and timing, not after.
+      pathlib.Path(_PROFILE_DIR.value).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+      raise UserError(f"--profile_dir {_PROFILE_DIR.value} cannot be "
+                      f"created ({e.strerror}) — name a writable folder")
   result = run_benchmark(_CONFIG.value, config_name=_config_name(),
                          iters=_ITERS.value, warmup=_WARMUP.value,
                          run_iters=_RUN_ITERS.value,
