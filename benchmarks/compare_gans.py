@@ -55,7 +55,6 @@ from PIL import ImageDraw
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 # pylint: disable=g-import-not-at-top,wrong-import-position
-from curves import COLOURS  # pylint: disable=unused-import
 from curves import font
 from curves import logged_curve
 from curves import plot_curves

@@ -85,16 +85,15 @@ def summarize(trace_dir: pathlib.Path, hlo_text: str, calls: int,
     if event.get("ph") != "X" or name not in lines:
       continue
     per_op[name] += event.get("dur", 0) / 1000 / calls  # us -> ms per call
+  kinds = {name: op_kind(name, lines[name]) for name in per_op}
   by_kind = collections.Counter()
   for name, ms in per_op.items():
-    by_kind[op_kind(name, lines.get(name, ""))] += ms
+    by_kind[kinds[name]] += ms
   return {
       "ms_per_call": sum(per_op.values()),
       "by_kind": dict(by_kind.most_common()),
-      "top_ops": [{"op": name, "kind": op_kind(name, lines.get(name, "")),
-                   "ms": ms,
-                   "hlo": re.sub(r", metadata=.*", "",
-                                 lines.get(name, ""))[:200]}
+      "top_ops": [{"op": name, "kind": kinds[name], "ms": ms,
+                   "hlo": re.sub(r", metadata=.*", "", lines[name])[:200]}
                   for name, ms in per_op.most_common(top)],
   }
 

@@ -328,11 +328,12 @@ class _Run:
     train_seconds, tick_nimg = 0.0, nimg
     grids = {}
 
-    snapshot_at = [None]  # The nimg of the latest snapshot.
+    last_snapshot_nimg = None
 
     def snapshot():
       """Sample grid (PNG and TensorBoard) and the configured metrics."""
-      snapshot_at[0] = nimg
+      nonlocal last_snapshot_nimg
+      last_snapshot_nimg = nimg
       if self.setup.stage not in grids:
         grids[self.setup.stage] = (
             _sample_grid_fn(self.setup, self.class_names),
@@ -399,7 +400,7 @@ class _Run:
         _check_stop(f"at step {step}")
 
       self.save("end of training")
-      if nimg % snapshot_nimg and step and snapshot_at[0] != nimg:
+      if nimg % snapshot_nimg and step and last_snapshot_nimg != nimg:
         snapshot()
     except _Stop:
       self.save(preemption.received() or "stop signal")
