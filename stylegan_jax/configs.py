@@ -378,7 +378,7 @@ def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
         out[key] = type(defaults[key])(value)
       except ValueError:
         raise ConfigError(
-            f"config argument {key}={value!r} is not a "
+            f"config argument {key}={value!r} is not a valid "
             f"{type(defaults[key]).__name__} — e.g. {key}={defaults[key]}"
         ) from None
   return out
@@ -903,7 +903,15 @@ def _flag_error_message(e: Exception, argv: list[str]) -> str:
     if m and m.group(1) not in known and not any(
         k.startswith(m.group(1) + ".") for k in known):
       return str(unknown_key_error(m.group(1)))
-  if isinstance(e, errors.UserError):
-    return str(e)
+  # A config file's own error arrives wrapped (absl's flag error around
+  # ml_collections' copy holding the traceback text): the innermost is ours.
+  user_errors = []
+  cause = e
+  while cause is not None:
+    if isinstance(cause, errors.UserError):
+      user_errors.append(cause)
+    cause = cause.__cause__ or cause.__context__
+  if user_errors:
+    return str(user_errors[-1])
   text = errors.one_line(str(e).replace("\\n", " ").strip("'\""))
   return f"{text} — check the flags (--helpshort lists them)"

@@ -5,6 +5,8 @@ import pathlib
 import subprocess
 import sys
 
+from absl import flags
+from ml_collections import config_flags
 import pytest
 
 from stylegan_jax import configs
@@ -84,6 +86,24 @@ def test_parse_arg():
   assert (a.res, a.cond, a.data) == (512, True, "")
   with pytest.raises(ValueError, match="unknown config argument 'nope'"):
     configs.parse_arg("nope=1", res=256)
+
+
+def test_config_file_argument_errors_are_one_line():
+  """A config file's own ConfigError reaches the user as its message, not
+  as the traceback text ml_collections wraps it in."""
+  root = pathlib.Path(__file__).parents[1]
+  for arg, message in (
+      ("vanilla_gan.py:art,data=/a", "give art (the embedded paintings) or "
+       "data= (an image folder), not both"),
+      ("mlp_gan.py:epochs=many", "config argument epochs='many' is not a "
+       "valid float — e.g. epochs=40.0")):
+    fv = flags.FlagValues()
+    config_flags.DEFINE_config_file("config", flag_values=fv)
+    argv = ["main", f"--config={root / 'experiments' / arg}"]
+    with pytest.raises(Exception) as info:
+      fv(argv)
+    assert "Traceback" in str(info.value)  # What absl would print.
+    assert configs._flag_error_message(info.value, argv) == message
 
 
 def test_optional_keys_take_none_from_the_command_line(tmp_path):
