@@ -186,9 +186,23 @@ def test_dcgan_and_vanilla_experiments():
       256, 64, 32, 3)
   c = _experiment("vanilla_gan")
   configs.validate(c)
-  assert (c.optim.g_lr, c.optim.d_lr, c.data.source) == (2e-4, 2e-4,
-                                                         "embedded")
+  # Default: the embedded digits, 28 x 28 gray, 20 kimg; 128 maps at G's
+  # start (with 256 it collapses, benchmarks/RESULTS.md).
+  assert (c.optim.g_lr, c.optim.d_lr, c.data.source, c.data.resolution,
+          c.data.channels, c.train.total_kimg, c.train.total_epochs) == (
+              2e-4, 2e-4, "glyphs", 28, 1, 20.0, None)
   G, D = create_networks(c, 3)
   assert isinstance(G, vanilla.VanillaGenerator) and isinstance(
       D, vanilla.VanillaDiscriminator)
-  assert (G.c_dim, D.c_dim, D.channel_max) == (3, 3, 512)
+  assert (G.c_dim, D.c_dim, G.channels, D.channel_max, G.img_channels) == (
+      3, 3, 128, 512, 1)
+  c = _experiment("vanilla_gan", "art")
+  configs.validate(c)
+  assert (c.data.source, c.data.resolution, c.data.channels,
+          c.data.embedded_num_images) == ("embedded", 32, 3, 2000)
+  c = _experiment("vanilla_gan", "data=/art,res=64,channels=1,epochs=7")
+  assert (c.data.source, c.data.data_dir, c.data.resolution,
+          c.data.channels, c.train.total_epochs) == (
+              "image_folder", "/art", 64, 1, 7.0)
+  with pytest.raises(ConfigError, match="not both"):
+    _experiment("vanilla_gan", "art,data=/a")
