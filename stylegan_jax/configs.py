@@ -905,9 +905,10 @@ def _flag_error_message(e: Exception, argv: list[str]) -> str:
       return str(unknown_key_error(m.group(1)))
   # A config file's own error arrives wrapped (absl's flag error around
   # ml_collections' copy holding the traceback text): the innermost is ours.
-  user_errors = []
+  user_errors, seen = [], set()
   cause = e
-  while cause is not None:
+  while cause is not None and id(cause) not in seen:
+    seen.add(id(cause))
     if isinstance(cause, errors.UserError):
       user_errors.append(cause)
     cause = cause.__cause__ or cause.__context__
