@@ -865,10 +865,32 @@ def parse_flags(argv: list[str]) -> list[str]:
     if errors.debug_requested(argv):
       raise
     errors.fail(_flag_error_message(e, argv))
+  if "config" in flags.FLAGS:
+    check_config_loaded(flags.FLAGS["config"], argv)
   for key in unset:  # After the config file and the other overrides.
     section, leaf = key.split(".")
     flags.FLAGS["config"].value[section][leaf] = None
   return rest
+
+
+def check_config_loaded(flag: flags.Flag, argv: list[str]) -> None:
+  """Fails in one line when a config-file flag names a file that did not load.
+
+  ml_collections defers that error (a missing file, say) to the config's
+  first use, where it would surface as a traceback.
+  """
+  if flag.value is None:
+    return
+  try:
+    flag.value.keys()
+  except OSError as e:
+    if errors.debug_requested(argv):
+      raise
+    reason = re.search(r"\[Errno \d+\][^\n]*", str(e))
+    reason = reason.group(0) if reason else str(e).strip().splitlines()[-1]
+    path = getattr(flag, "config_filename", "")
+    errors.fail(f"--config={path}: {reason.strip()} — give an experiment "
+                "file, e.g. --config=experiments/demo.py")
 
 
 # Keys with a value by default that also take None (validate accepts it).

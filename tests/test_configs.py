@@ -106,6 +106,27 @@ def test_config_file_argument_errors_are_one_line():
     assert configs._flag_error_message(info.value, argv) == message
 
 
+def test_a_config_file_that_does_not_load_is_one_line(tmp_path, capsys):
+  """A missing or unreadable `--config` file: one line, exit 2 (ml_collections
+  would raise only at the config's first use, as a traceback)."""
+  for path, reason in ((tmp_path / "nope.py", "[Errno 2] No such file"),
+                       (tmp_path, "[Errno 21] Is a directory")):
+    fv = flags.FlagValues()
+    config_flags.DEFINE_config_file("config", flag_values=fv)
+    argv = ["main", f"--config={path}"]
+    fv(argv)
+    with pytest.raises(SystemExit) as info:
+      configs.check_config_loaded(fv["config"], argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --config={path}: {reason}"), err
+    assert err.count("\n") == 1 and "Traceback" not in err
+  fv = flags.FlagValues()
+  config_flags.DEFINE_config_file("config", flag_values=fv)
+  fv(["main", f"--config={EXPERIMENTS[0]}"])
+  configs.check_config_loaded(fv["config"], [])  # A good file passes.
+
+
 def test_optional_keys_take_none_from_the_command_line(tmp_path):
   """`--config.train.ema_rampup=None` unsets a ramp-up the experiment set
   (what the official `--resume` does); a required key cannot be None."""
@@ -128,3 +149,9 @@ def test_optional_keys_take_none_from_the_command_line(tmp_path):
   bad = dry_run("--config.train.batch_size=None")
   assert bad.returncode == 2
   assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+  missing = dry_run("--config=experiments/no_such_experiment.py")
+  assert missing.returncode == 2
+  assert missing.stderr.strip().splitlines() == [
+      "error: --config=experiments/no_such_experiment.py: [Errno 2] No such "
+      "file or directory: 'experiments/no_such_experiment.py' — give an "
+      "experiment file, e.g. --config=experiments/demo.py"], missing.stderr
