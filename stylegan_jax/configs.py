@@ -927,14 +927,13 @@ def _flag_error_message(e: Exception, argv: list[str]) -> str:
       return str(unknown_key_error(m.group(1)))
   # A config file's own error arrives wrapped (absl's flag error around
   # ml_collections' copy holding the traceback text): the innermost is ours.
-  user_errors, seen = [], set()
-  cause = e
+  innermost, seen, cause = None, set(), e
   while cause is not None and id(cause) not in seen:
     seen.add(id(cause))
     if isinstance(cause, errors.UserError):
-      user_errors.append(cause)
+      innermost = cause
     cause = cause.__cause__ or cause.__context__
-  if user_errors:
-    return str(user_errors[-1])
+  if innermost is not None:
+    return str(innermost)
   text = errors.one_line(str(e).replace("\\n", " ").strip("'\""))
   return f"{text} — check the flags (--helpshort lists them)"
