@@ -162,6 +162,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.loss.pl_decay = 0.01
   config.loss.pl_batch_shrink = 2
   config.loss.style_mixing_prob = 0.9
+  # Mode seeking (losses.mode_seeking_penalty) in G's main loss; 0: off, as
+  # the official.
+  config.loss.ms_weight = 0.0
   config.loss.l1_weight = 100.0  # pix2pix: lambda of the L1 term.
   # The classic baselines' GAN loss (one of losses.GAN_LOSSES; StyleGAN2
   # always trains non-saturating) and WGAN-GP's gradient-penalty weight
@@ -542,7 +545,7 @@ def validate(config: ml_collections.ConfigDict, *,
            "model.mbstd_num_channels", m.mbstd_num_channels,
            f"use 0 or a divisor of the {c4} channels at 4x4")
 
-  for key in ("r1_gamma", "pl_weight"):
+  for key in ("r1_gamma", "pl_weight", "ms_weight"):
     _require(l[key] >= 0 and math.isfinite(l[key]), f"loss.{key}", l[key],
              "use a finite number >= 0 (0 turns it off)")
   _require(0 < l.pl_decay <= 1, "loss.pl_decay", l.pl_decay,
@@ -588,6 +591,10 @@ def validate(config: ml_collections.ConfigDict, *,
         f"{num_devices} devices of the mesh — use a multiple of {num_devices}"
         f" (e.g. --config.train.batch_size="
         f"{max(num_devices, t.batch_size // num_devices * num_devices)})")
+  if l.ms_weight and not classic_arch and t.batch_size % 2:
+    raise ConfigError(
+        f"loss.ms_weight={l.ms_weight} pairs the batch's samples, and "
+        f"train.batch_size={t.batch_size} is odd — use an even batch size")
   group = min(m.mbstd_group_size, t.batch_size)
   if not classic_arch and t.batch_size % group:
     raise ConfigError(
@@ -756,6 +763,9 @@ def _validate_classic(config: ml_collections.ConfigDict) -> None:
                 "d_channel_max"):
       _require(isinstance(m[key], int) and m[key] >= 1, f"model.{key}",
                m[key], "use a positive integer")
+  _require(l.ms_weight == 0, "loss.ms_weight", l.ms_weight,
+           "mode seeking is a StyleGAN2 setting; use 0 with model.arch "
+           f"{m.arch}")
   _require(l.gan_loss in losses.GAN_LOSSES, "loss.gan_loss", l.gan_loss,
            f"one of {', '.join(losses.GAN_LOSSES)}")
   _require(l.gp_weight >= 0 and math.isfinite(l.gp_weight), "loss.gp_weight",

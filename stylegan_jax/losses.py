@@ -49,6 +49,28 @@ def d_main_loss(fake_logits: jax.Array,
                 "scores/real": jnp.mean(real_logits)}
 
 
+def mode_seeking_penalty(fake: jax.Array,
+                         z: jax.Array) -> tuple[jax.Array, Metrics]:
+  """Mode seeking (Mao et al. 2019, MSGAN): 1 / (d(images) / d(z) + eps).
+
+  The batch is two halves of pairs: sample n and sample n + N/2 share their
+  label and differ in z. d is the mean absolute difference between the
+  pairs, of the images and of the latents; the penalty falls as G maps
+  different z to more different images, which counters a generator that
+  gives one image per label (mode collapse within a class).
+
+  Args:
+    fake: generated images [N, H, W, C], N even.
+    z: their latents [N, z_dim].
+  """
+  half = fake.shape[0] // 2
+  d_img = jnp.mean(jnp.abs(fake[:half] - fake[half:2 * half]))
+  d_z = jnp.mean(jnp.abs(z[:half] - z[half:2 * half]))
+  ratio = d_img / d_z
+  loss = 1.0 / (ratio + 1e-5)
+  return loss, {"reg/ms_ratio": ratio, "loss/G_ms": loss}
+
+
 def r1_penalty(
     d_fn: Callable[[jax.Array, jax.Array], jax.Array],
     real: jax.Array,

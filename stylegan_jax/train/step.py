@@ -67,6 +67,7 @@ class StepConfig:
   style_mixing_prob: float
   g_reg_interval: int
   d_reg_interval: int
+  ms_weight: float = 0.0
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict) -> "StepConfig":
@@ -77,7 +78,8 @@ class StepConfig:
         pl_batch_shrink=config.loss.pl_batch_shrink,
         style_mixing_prob=config.loss.style_mixing_prob,
         g_reg_interval=config.optim.g_reg_interval,
-        d_reg_interval=config.optim.d_reg_interval)
+        d_reg_interval=config.optim.d_reg_interval,
+        ms_weight=config.loss.ms_weight)
 
 
 def phases_for_step(step: int, cfg: StepConfig) -> list[str]:
@@ -353,12 +355,19 @@ class StyleGAN2Step(algorithm.Algorithm):
     latent_key, g_key, hook_key = jax.random.split(phase_key, 3)
     _, fake_key = augmentation.phase_keys(phase_key)
     z, c = self.latents(latent_key, self.batch_size)
+    if self.cfg.ms_weight:  # Pairs of one label (`losses.mode_seeking_penalty`).
+      half = self.batch_size // 2
+      c = self.constrain_batch(jnp.concatenate([c[:half], c[:half]]))
     d_fn = self.d_fn(state.d_params)
 
     def loss_fn(g_params):
       fake, ws, buffers = self.run_g(g_params, state.g_buffers, z, c, g_key)
       fake_logits = d_fn(self.augmented(fake, fake_key, state), c)
       loss, metrics = losses.g_main_loss(fake_logits)
+      if self.cfg.ms_weight:
+        ms_loss, ms_metrics = losses.mode_seeking_penalty(fake, z)
+        loss = loss + self.cfg.ms_weight * ms_loss
+        metrics = {**metrics, **ms_metrics}
       if self.extra_g_loss is not None:
         extra, extra_metrics = self.extra_g_loss(PhaseTensors(
             phase="g_main", key=hook_key, real=batch.get("image"),
