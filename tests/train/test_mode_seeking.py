@@ -14,9 +14,9 @@ import pytest
 from stylegan_jax import configs
 from stylegan_jax import losses
 from stylegan_jax import sharding
-from stylegan_jax.data import embedded
 from stylegan_jax.train import setup as setup_lib
 from stylegan_jax.train import step as step_lib
+from tests.train.test_hooks import _batch
 from tests.train.test_loop import tiny_config
 
 MS_WEIGHT = 0.5
@@ -56,12 +56,6 @@ def test_penalty_gradient_pushes_the_pairs_apart():
 def record_c(t: step_lib.PhaseTensors):
   """Returns the fakes' labels among the step's metrics."""
   return jnp.zeros(()), {"test/fake_c": t.fake_c}
-
-
-def _batch(setup):
-  images, labels = embedded.make_dataset(8, 8, seed=1)
-  return setup.global_batch({"image": images.astype(np.float32) / 127.5 - 1,
-                             "label": labels})
 
 
 def test_g_main_with_mode_seeking_matches_a_hand_written_step():
