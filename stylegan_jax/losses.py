@@ -1,9 +1,10 @@
 """GAN losses as pure functions: StyleGAN2's and the classic family.
 
 StyleGAN2's non-saturating G/D losses, R1 and the path-length regulariser,
-plus the family the baselines train with, picked by name (`GAN_LOSSES`,
-`g_loss`, `d_loss`): minimax, non-saturating, WGAN (with `gradient_penalty`,
-WGAN-GP), LSGAN and hinge.
+mode seeking (optional, not in the official algorithm), plus the family the
+baselines train with, picked by name (`GAN_LOSSES`, `g_loss`, `d_loss`):
+minimax, non-saturating, WGAN (with `gradient_penalty`, WGAN-GP), LSGAN and
+hinge.
 
 Each returns `(loss, metrics)`: a scalar to differentiate and a small dict of
 scalars worth logging (slash names: `loss/...`, `scores/...`, `reg/...`).

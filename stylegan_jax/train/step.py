@@ -355,7 +355,7 @@ class StyleGAN2Step(algorithm.Algorithm):
     latent_key, g_key, hook_key = jax.random.split(phase_key, 3)
     _, fake_key = augmentation.phase_keys(phase_key)
     z, c = self.latents(latent_key, self.batch_size)
-    if self.cfg.ms_weight:  # Pairs of one label (`losses.mode_seeking_penalty`).
+    if self.cfg.ms_weight:  # Pairs of one label (`mode_seeking_penalty`).
       half = self.batch_size // 2
       c = self.constrain_batch(jnp.concatenate([c[:half], c[:half]]))
     d_fn = self.d_fn(state.d_params)

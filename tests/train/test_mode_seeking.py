@@ -142,7 +142,7 @@ def test_config_mistakes(change, message):
 
 
 def test_g_main_with_mode_seeking_on_four_devices_equals_one():
-  """The pairs span devices when the batch is sharded; the update is the same."""
+  """The pairs span devices when the batch is sharded; the update is equal."""
   results = []
   for num_devices in (1, 4):
     config = tiny_config(1, num_devices)
