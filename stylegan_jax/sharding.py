@@ -1,4 +1,5 @@
-"""The device mesh, named shardings, and host batches -> global arrays.
+"""The device mesh, named shardings, host batches -> global arrays, and a
+barrier between processes.
 
 Data parallel: a one-axis mesh named `data` over every device of every
 process, the state replicated, the batch split along `data`.
@@ -78,3 +79,32 @@ def global_batch(batch: dict[str, np.ndarray],
   sharding = batch_sharding(mesh)
   return {k: jax.make_array_from_process_local_data(sharding, v)
           for k, v in batch.items()}
+
+
+# How long `wait_for_processes` waits for the slowest process: a cold compile
+# of a large model on a busy host can take many minutes. (A process that
+# fails ends the job sooner: JAX's shutdown barrier on exit times out.)
+BARRIER_TIMEOUT_S = 1800
+
+
+class _Barriers:
+  count = 0  # Barrier ids must be unique; every process counts alike.
+
+
+def wait_for_processes(name: str) -> None:
+  """Blocks until every process has reached this point (no-op with one).
+
+  A barrier of the `jax.distributed` coordination service, not a device
+  collective. Call it where processes may have drifted apart before a
+  collective: on CPU, Gloo gives a process only 30 s to connect to its peers
+  at the first collective over a set of devices, while the other process
+  may still be importing, reading its data or compiling what the first one
+  found in the compilation cache ("Gloo context initialization failed").
+  Every process must call it with the same names in the same order.
+  """
+  if jax.process_count() == 1:
+    return
+  from jax._src import distributed  # pylint: disable=g-import-not-at-top
+  _Barriers.count += 1
+  distributed.global_state.client.wait_at_barrier(
+      f"stylegan_jax/{_Barriers.count}/{name}", BARRIER_TIMEOUT_S * 1000)

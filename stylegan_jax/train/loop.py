@@ -161,6 +161,7 @@ class _Run:
     c_dim = len(self.class_names)
     transfer.check_labels(self.source, c_dim)
     self.class_probs = labels_lib.class_probs(self.data.label_counts, c_dim)
+    sharding.wait_for_processes("opened the data")  # Before any collective.
     _check_stop("after opening the data")
     self.setup = setup_lib.build(config, c_dim, mesh,
                                  class_probs=self.class_probs,
@@ -253,6 +254,9 @@ class _Run:
     start = time.perf_counter()
     if jax.process_count() > 1:
       self.setup = self.setup.compiled()
+      # One process may have loaded from the compilation cache what another
+      # compiled; the steps' collectives need both.
+      sharding.wait_for_processes("compiled the steps")
       logging.info("compiled the training steps in %.1f s",
                    time.perf_counter() - start)
       return

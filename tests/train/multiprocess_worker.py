@@ -1,15 +1,18 @@
 """One process of a two-process CPU training run (see test_multiprocess.py).
 
 Usage: python tests/train/multiprocess_worker.py PROCESS_ID NUM_PROCESSES
-PORT WORKDIR STEPS OUT.npz
+PORT WORKDIR STEPS OUT.npz [LATE_S]
 
 The caller sets XLA_FLAGS (fake CPU devices) and JAX_PLATFORMS=cpu. Trains
 the tiny config of test_loop.py into WORKDIR (shared by all processes), then
-saves every leaf of the final G and D params to OUT.npz.
+saves every leaf of the final G and D params to OUT.npz. With LATE_S, every
+process but the first waits that many seconds after joining the job before
+it starts training (a slow host).
 """
 
 import pathlib
 import sys
+import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -23,6 +26,7 @@ def main(argv):
   logging.set_verbosity(logging.INFO)  # The tests read the metrics lines.
   process_id, num_processes, port = (int(a) for a in argv[1:4])
   workdir, steps, out = argv[4], int(argv[5]), argv[6]
+  late_s = float(argv[7]) if len(argv) > 7 else 0.0
   jax.config.update("jax_compilation_cache_dir",
                     str(ROOT / ".cache" / "jax_compilation"))
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
@@ -32,6 +36,8 @@ def main(argv):
                              num_processes=num_processes,
                              process_id=process_id)
   assert jax.process_count() == num_processes, jax.process_count()
+  if process_id:
+    time.sleep(late_s)
 
   from stylegan_jax.train import loop  # pylint: disable=g-import-not-at-top
   # pylint: disable-next=g-import-not-at-top

@@ -80,7 +80,14 @@ def _checkpoint_steps(workdir: pathlib.Path) -> list[int]:
   return sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit())
 
 
+# Process 1 starts training this long after joining the job: past the 30 s
+# that Gloo gives a process to connect to its peers at the first collective.
+LATE_S = 40
+
+
 def test_two_processes_train_identically(tmp_path):
+  """Also when one process is late (a slow host, a compilation cache miss):
+  `sharding.wait_for_processes` holds the other before its collectives."""
   steps, port = 3, _free_port()
   workdir = tmp_path / "workdir"
   procs, logs = [], []
@@ -91,10 +98,11 @@ def test_two_processes_train_identically(tmp_path):
       with open(logs[-1], "wb") as err:
         procs.append(subprocess.Popen(
             [sys.executable, str(WORKER), str(i), "2", str(port),
-             str(workdir), str(steps), str(tmp_path / f"proc{i}.npz")],
+             str(workdir), str(steps), str(tmp_path / f"proc{i}.npz"),
+             str(LATE_S)],
             cwd=ROOT, env=_env(devices=2), stdout=subprocess.DEVNULL,
             stderr=err))
-    codes = _wait_all(procs, logs, start + TIMEOUT_S)
+    codes = _wait_all(procs, logs, start + TIMEOUT_S + LATE_S)
   finally:
     _kill(procs)
   assert codes == [0, 0], "\n".join(
