@@ -52,24 +52,29 @@ def d_main_loss(fake_logits: jax.Array,
 
 def mode_seeking_penalty(fake: jax.Array,
                          z: jax.Array) -> tuple[jax.Array, Metrics]:
-  """Mode seeking (Mao et al. 2019, MSGAN): 1 / (d(images) / d(z) + eps).
+  """Mode seeking (after Mao et al. 2019, MSGAN): mean of 1 / (ratio + eps).
 
   The batch is two halves of pairs: sample n and sample n + N/2 share their
-  label and differ in z. d is the mean absolute difference between the
-  pairs, of the images and of the latents; the penalty falls as G maps
+  label and differ in z. A pair's ratio is the mean absolute difference of
+  its images over that of its latents; the penalty falls as G maps
   different z to more different images, which counters a generator that
-  gives one image per label (mode collapse within a class).
+  gives one image per label (mode collapse within a class). It is taken
+  per pair, then averaged: MSGAN's code divides the batch means instead,
+  which a few very different pairs (noisy textures of one style) can
+  satisfy while the pairs of another style collapse; per pair, the most
+  collapsed pairs get the largest gradient.
 
   Args:
     fake: generated images [N, H, W, C], N even.
     z: their latents [N, z_dim].
   """
   half = fake.shape[0] // 2
-  d_img = jnp.mean(jnp.abs(fake[:half] - fake[half:2 * half]))
-  d_z = jnp.mean(jnp.abs(z[:half] - z[half:2 * half]))
-  ratio = d_img / d_z
-  loss = 1.0 / (ratio + 1e-5)
-  return loss, {"reg/ms_ratio": ratio, "loss/G_ms": loss}
+  d_img = jnp.mean(jnp.abs(fake[:half] - fake[half:2 * half]),
+                   axis=(1, 2, 3))  # [N/2]
+  d_z = jnp.mean(jnp.abs(z[:half] - z[half:2 * half]), axis=1)  # [N/2]
+  ratio = d_img / d_z  # [N/2]
+  loss = jnp.mean(1.0 / (ratio + 1e-5))
+  return loss, {"reg/ms_ratio": jnp.mean(ratio), "loss/G_ms": loss}
 
 
 def r1_penalty(

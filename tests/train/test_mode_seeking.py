@@ -22,24 +22,38 @@ from tests.train.test_loop import tiny_config
 MS_WEIGHT = 0.5
 
 
-def test_penalty_is_the_inverse_of_image_over_latent_distance():
+def test_penalty_is_the_mean_inverse_of_image_over_latent_distance():
   rng = np.random.default_rng(0)
   fake = rng.uniform(-1, 1, (6, 4, 4, 3)).astype(np.float32)
   z = rng.normal(size=(6, 5)).astype(np.float32)
   loss, metrics = losses.mode_seeking_penalty(jnp.asarray(fake),
                                               jnp.asarray(z))
   # Pairs are (0, 3), (1, 4), (2, 5).
-  d_img = np.mean(np.abs(fake[:3].astype(np.float64) - fake[3:]))
-  d_z = np.mean(np.abs(z[:3].astype(np.float64) - z[3:]))
-  np.testing.assert_allclose(float(metrics["reg/ms_ratio"]), d_img / d_z,
-                             rtol=1e-5)
-  np.testing.assert_allclose(float(loss), 1 / (d_img / d_z + 1e-5),
+  d_img = np.abs(fake[:3].astype(np.float64) - fake[3:]).mean(axis=(1, 2, 3))
+  d_z = np.abs(z[:3].astype(np.float64) - z[3:]).mean(axis=1)
+  np.testing.assert_allclose(float(metrics["reg/ms_ratio"]),
+                             np.mean(d_img / d_z), rtol=1e-5)
+  np.testing.assert_allclose(float(loss), np.mean(1 / (d_img / d_z + 1e-5)),
                              rtol=1e-5)
   # One image per pair (collapse) is the largest penalty there is.
   same = np.concatenate([fake[:3], fake[:3]])
   collapsed, _ = losses.mode_seeking_penalty(jnp.asarray(same),
                                              jnp.asarray(z))
   np.testing.assert_allclose(float(collapsed), 1e5, rtol=1e-6)
+
+
+def test_one_collapsed_pair_is_penalised_whatever_the_others_do():
+  """Per pair: very different pairs elsewhere do not hide a collapsed one
+  (a ratio of batch means would hardly notice it)."""
+  rng = np.random.default_rng(2)
+  z = jnp.asarray(rng.normal(size=(8, 3)), jnp.float32)
+  fake = rng.uniform(-1, 1, (8, 4, 4, 3)).astype(np.float32)
+  even, _ = losses.mode_seeking_penalty(jnp.asarray(fake), z)
+  fake[4] = fake[0]  # Pair (0, 4) collapses; the others spread further.
+  fake[5:] = np.clip(3 * fake[5:], -3, 3)
+  one_collapsed, metrics = losses.mode_seeking_penalty(jnp.asarray(fake), z)
+  assert float(one_collapsed) > 1e4 * float(even)
+  assert float(metrics["reg/ms_ratio"]) > 0.5  # The mean ratio looks fine.
 
 
 def test_penalty_gradient_pushes_the_pairs_apart():
