@@ -1,7 +1,7 @@
 """Demo: a small conditional StyleGAN2 on the embedded geometric-art dataset.
 
 Sized to learn visibly on a 2-core CPU in under 10 minutes of training
-(about 5 minutes for all of `./run.sh` with the package installed); nothing
+(about 6 minutes for all of `./run.sh` with the package installed); nothing
 is downloaded. The sample grid has one row per style. To fit that budget it
 drops the path-length regulariser (as the official `cifar` preset does) and
 uses few channels; everything else is the official algorithm, plus mode
@@ -15,10 +15,12 @@ slowly. Mode seeking taken per pair (`loss.ms_weight`, after MSGAN) keeps
 the variety at D's learning rate. These settings are the best seen: 16 px,
 batch 32 (faster per kimg on a CPU), G and D lr 0.0025, mbstd over the whole
 batch and no style mixing (as the official cifar preset), mode seeking 0.75,
-125 kimg. With this seed they meet the goal (RESULTS.md, demo, fifth round);
-its worst style (stripes or mondrian) stays near 80%: 75-82% at 100-125 kimg
-with weights 0.5 and 1 on seeds 0 and 3. Every snapshot measures
-`style_acc`; `./run.sh` prints the final table.
+125 kimg. With this seed they meet the goal by the numbers (RESULTS.md,
+demo, fifth round), though the stripes row is banded colour texture rather
+than straight stripes by eye. Nearby settings and seeds put the worst style
+(stripes or mondrian) at 75-82% at 100-125 kimg (weights 0.5 and 1, seeds 0
+and 3). Every snapshot measures `style_acc`; `./run.sh` prints the final
+table.
 
   python -m stylegan_jax.main --config experiments/demo.py --workdir workdirs/demo
 """
