@@ -32,6 +32,8 @@ What each mesh axis type supports here (JAX 0.10-0.12):
 With no mesh in context the fused conv is unchanged, bit for bit.
 """
 
+import itertools
+
 import jax
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -87,8 +89,8 @@ def global_batch(batch: dict[str, np.ndarray],
 BARRIER_TIMEOUT_S = 1800
 
 
-class _Barriers:
-  count = 0  # Barrier ids must be unique; every process counts alike.
+# Barrier ids must be unique; every process counts its barriers alike.
+_barrier_numbers = itertools.count(1)
 
 
 def wait_for_processes(name: str) -> None:
@@ -105,6 +107,6 @@ def wait_for_processes(name: str) -> None:
   if jax.process_count() == 1:
     return
   from jax._src import distributed  # pylint: disable=g-import-not-at-top
-  _Barriers.count += 1
   distributed.global_state.client.wait_at_barrier(
-      f"stylegan_jax/{_Barriers.count}/{name}", BARRIER_TIMEOUT_S * 1000)
+      f"stylegan_jax/{next(_barrier_numbers)}/{name}",
+      BARRIER_TIMEOUT_S * 1000)
