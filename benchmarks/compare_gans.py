@@ -60,6 +60,7 @@ from curves import logged_curve
 from curves import plot_curves
 from stylegan_jax import checkpoint
 from stylegan_jax import configs
+from stylegan_jax import errors
 from stylegan_jax import images
 from stylegan_jax import sharding
 from stylegan_jax.data import pipeline
@@ -116,8 +117,8 @@ def experiments() -> dict[str, str]:
   for item in _EXPERIMENT.value:
     name, sep, spec = item.partition("=")
     if not sep or name not in MODELS:
-      raise app.UsageError(f"--experiment={item!r}: use name=path[:arg] with "
-                           f"name one of {', '.join(MODELS)}")
+      errors.fail(f"--experiment={item!r}: use name=path[:arg] with "
+                  f"name one of {', '.join(MODELS)}")
     out[name] = spec
   return out
 
@@ -358,8 +359,7 @@ def main(argv: Sequence[str]) -> None:
   specs = experiments()
   unknown = [m for m in _MODELS.value if m not in specs]
   if unknown:
-    raise app.UsageError(f"unknown models {unknown}; known: "
-                         f"{', '.join(specs)}")
+    errors.fail(f"unknown models {unknown}; known: {', '.join(specs)}")
   runs = {}
   for name in _MODELS.value:  # Train everything before this process uses
     spec, workdir = specs[name], out / "work" / name  # a device.
@@ -382,6 +382,9 @@ def main(argv: Sequence[str]) -> None:
           tail[-1][:200] if tail else "?")}
       continue
     (workdir / "run.json").write_text(json.dumps(runs[name]))
+  if all("missing" in run for run in runs.values()):  # E.g. a bad flag.
+    errors.fail("no model trained — " + "; ".join(
+        f"{name}: {run['missing']}" for name, run in runs.items()))
 
   inception_params = None
   if _INCEPTION.value:

@@ -2,11 +2,14 @@
 
 The end-to-end comparison trains every model (minutes each); its results
 are in benchmarks/RESULTS.md. Here: the per-model command line, the missing
-models, the table, the plot and the side-by-side grid.
+models, the table, the plot, the side-by-side grid, and the user mistakes
+that end the script.
 """
 
 import importlib.util
 import pathlib
+import subprocess
+import sys
 
 from absl import flags
 import numpy as np
@@ -88,3 +91,37 @@ def test_table_plot_and_grid(compare, tmp_path):
   # Scaled by 2 with nearest: the white third of x is 32 px wide.
   np.testing.assert_array_equal(out[40, 12:44], 255)
   np.testing.assert_array_equal(out[40, 44:108], 0)
+
+
+def _run_script(tmp_path, *args):
+  proc = subprocess.run(
+      [sys.executable, str(ROOT / "benchmarks" / "compare_gans.py"),
+       f"--out={tmp_path / 'out'}", *args],
+      cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+  errors = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+  return proc, errors
+
+
+def test_unknown_model_is_one_line_and_exit_2(tmp_path):
+  proc, errors = _run_script(tmp_path, "--models=mlp,nope")
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert errors == ["error: unknown models ['nope']; known: mlp, dcgan, "
+                    "vanilla, progressive, stylegan2"]
+  assert "Traceback" not in proc.stderr
+  assert not (tmp_path / "out").exists()  # Nothing trained or written.
+
+
+def test_no_model_trained_is_one_line_and_exit_2(tmp_path):
+  # 17 px suits neither network: each training process refuses its config
+  # (exit 2), and the comparison says so instead of writing an empty table.
+  proc, errors = _run_script(tmp_path, "--models=dcgan,stylegan2",
+                             "--resolution=17")
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert len(errors) == 1, proc.stderr[-2000:]
+  assert errors[0].startswith("error: no model trained — dcgan: training "
+                              "failed: error: data.resolution=17 is invalid")
+  assert "; stylegan2: training failed: error: data.resolution=17" in (
+      errors[0])
+  assert "Traceback" not in proc.stderr
+  assert not (tmp_path / "out" / "results.md").exists()
+
