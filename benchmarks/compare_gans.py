@@ -370,7 +370,9 @@ def main(argv: Sequence[str]) -> None:
       continue
     if _SKIP_TRAINING.value:
       saved = workdir / "run.json"
-      runs[name] = json.loads(saved.read_text()) if saved.exists() else {}
+      runs[name] = json.loads(saved.read_text()) if saved.exists() else {
+          "missing": f"no finished run in {workdir} to evaluate (run "
+                     "without --skip_training first)"}
       continue
     runs[name] = train(name, spec, workdir)
     # A clock stop while compiling may abort after saving (exit != 0).
@@ -383,7 +385,7 @@ def main(argv: Sequence[str]) -> None:
       continue
     (workdir / "run.json").write_text(json.dumps(runs[name]))
   if all("missing" in run for run in runs.values()):  # E.g. a bad flag.
-    errors.fail("no model trained — " + "; ".join(
+    errors.fail("no model to evaluate — " + "; ".join(
         f"{name}: {run['missing']}" for name, run in runs.items()))
 
   inception_params = None

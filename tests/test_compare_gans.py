@@ -118,10 +118,19 @@ def test_no_model_trained_is_one_line_and_exit_2(tmp_path):
                              "--resolution=17")
   assert proc.returncode == 2, proc.stderr[-2000:]
   assert len(errors) == 1, proc.stderr[-2000:]
-  assert errors[0].startswith("error: no model trained — dcgan: training "
+  assert errors[0].startswith("error: no model to evaluate — dcgan: training "
                               "failed: error: data.resolution=17 is invalid")
   assert "; stylegan2: training failed: error: data.resolution=17" in (
       errors[0])
   assert "Traceback" not in proc.stderr
   assert not (tmp_path / "out" / "results.md").exists()
+
+
+def test_skip_training_without_a_run_is_one_line_and_exit_2(tmp_path):
+  proc, errors = _run_script(tmp_path, "--models=mlp", "--skip_training")
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert errors == [f"error: no model to evaluate — mlp: no finished run in "
+                    f"{tmp_path / 'out' / 'work' / 'mlp'} to evaluate (run "
+                    "without --skip_training first)"]
+  assert "Traceback" not in proc.stderr
 
