@@ -19,10 +19,12 @@ logs SWD every `kimg / --points` (the curve). Then, here, each final
 checkpoint's G_ema makes `--metric_images` images, scored against the same
 reals: SWD (ProGAN's, x1e3), and FID and KID when `--inception_weights`
 names pytorch-fid's Inception file (nothing is downloaded). Models whose
-experiment file or training algorithm does not exist yet are listed as
-missing. Writes `results.json`, `results.md` (the table, with device,
-versions and date), `swd_vs_kimg.png` and `samples.png` (one grid per model,
-side by side) to `--out`.
+experiment file or training algorithm does not exist yet, or whose training
+fails (a resolution its networks do not take), are listed as missing; with
+none left to evaluate the script ends with one error line (exit 2).
+Writes `results.json`, `results.md` (the table, with device, versions and
+date), `swd_vs_kimg.png` and `samples.png` (one grid per model, side by
+side) to `--out`.
 """
 
 import datetime
