@@ -75,6 +75,12 @@ def agreed() -> str | None:
   import numpy as np  # pylint: disable=g-import-not-at-top
   flags = multihost_utils.process_allgather(
       np.int32(_State.received is not None))
-  if _State.received is None and np.any(flags):
+  # Decide from the gathered flags only: a signal that lands here, during
+  # the gather, is seen by the others at the next boundary, so this process
+  # must not stop at this one alone (it would wait for them in the save
+  # while they wait for it in the next step).
+  if not np.any(flags):
+    return None
+  if _State.received is None:
     _State.received = "a stop signal on another process"
   return _State.received
