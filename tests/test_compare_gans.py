@@ -133,4 +133,3 @@ def test_skip_training_without_a_run_is_one_line_and_exit_2(tmp_path):
                     f"{tmp_path / 'out' / 'work' / 'mlp'} to evaluate (run "
                     "without --skip_training first)"]
   assert "Traceback" not in proc.stderr
-

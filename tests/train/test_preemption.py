@@ -6,6 +6,8 @@ fake, so that a signal can land at the one moment that matters: during the
 gather itself.
 """
 
+import signal
+
 import jax
 from jax.experimental import multihost_utils
 import numpy as np
@@ -16,8 +18,8 @@ from stylegan_jax.train import preemption
 
 @pytest.fixture
 def two_processes(monkeypatch):
-  """Pretends to be process 0 of 2; yields the list of gathered flags, where
-  a test puts (other process's flag, hook run during the gather)."""
+  """Pretends to be process 0 of 2. Yields the plan of the next gathers: a
+  test appends (the other process's flag, a hook run during the gather)."""
   plan = []
 
   def fake_allgather(local):
@@ -28,13 +30,15 @@ def two_processes(monkeypatch):
 
   monkeypatch.setattr(jax, "process_count", lambda: 2)
   monkeypatch.setattr(multihost_utils, "process_allgather", fake_allgather)
+  # Restored afterwards whatever happens, so no signal leaks into other tests.
+  monkeypatch.setattr(preemption._State, "received", None)  # pylint: disable=protected-access
   preemption.install()
   yield plan
   preemption.uninstall()
 
 
 def _signal_arrives():
-  preemption._handle(15, None)  # pylint: disable=protected-access
+  preemption._handle(signal.SIGTERM, None)  # pylint: disable=protected-access
 
 
 def test_no_signal_anywhere_does_not_stop(two_processes):
