@@ -8,13 +8,14 @@ that end the script.
 
 import importlib.util
 import pathlib
-import subprocess
-import sys
 
 from absl import flags
+from absl.testing import flagsaver
 import numpy as np
 from PIL import Image
 import pytest
+
+from tests.tools import user_error
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -93,43 +94,38 @@ def test_table_plot_and_grid(compare, tmp_path):
   np.testing.assert_array_equal(out[40, 44:108], 0)
 
 
-def _run_script(tmp_path, *args):
-  proc = subprocess.run(
-      [sys.executable, str(ROOT / "benchmarks" / "compare_gans.py"),
-       f"--out={tmp_path / 'out'}", *args],
-      cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
-  errors = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
-  return proc, errors
+def _user_error(compare, capsys, **flag_values):
+  """compare_gans' main with these flags: its one error line (exit 2)."""
+  with flagsaver.flagsaver(**flag_values):
+    return user_error(compare.main, ["compare_gans"], capsys)
 
 
-def test_unknown_model_is_one_line_and_exit_2(tmp_path):
-  proc, errors = _run_script(tmp_path, "--models=mlp,nope")
-  assert proc.returncode == 2, proc.stderr[-2000:]
-  assert errors == ["error: unknown models ['nope']; known: mlp, dcgan, "
-                    "vanilla, progressive, stylegan2"]
-  assert "Traceback" not in proc.stderr
-  assert not (tmp_path / "out").exists()  # Nothing trained or written.
+def test_unknown_model_is_one_line_and_exit_2(compare, capsys, tmp_path):
+  out = tmp_path / "out"
+  assert _user_error(compare, capsys, models=["mlp", "nope"],
+                     out=str(out)) == (
+                         "error: unknown models ['nope']; known: mlp, dcgan, "
+                         "vanilla, progressive, stylegan2")
+  assert not out.exists()  # Nothing trained or written.
 
 
-def test_no_model_trained_is_one_line_and_exit_2(tmp_path):
+def test_no_model_trained_is_one_line_and_exit_2(compare, capsys, tmp_path):
   # 17 px suits neither network: each training process refuses its config
   # (exit 2), and the comparison says so instead of writing an empty table.
-  proc, errors = _run_script(tmp_path, "--models=dcgan,stylegan2",
-                             "--resolution=17")
-  assert proc.returncode == 2, proc.stderr[-2000:]
-  assert len(errors) == 1, proc.stderr[-2000:]
-  assert errors[0].startswith("error: no model to evaluate — dcgan: training "
-                              "failed: error: data.resolution=17 is invalid")
-  assert "; stylegan2: training failed: error: data.resolution=17" in (
-      errors[0])
-  assert "Traceback" not in proc.stderr
-  assert not (tmp_path / "out" / "results.md").exists()
+  out = tmp_path / "out"
+  line = _user_error(compare, capsys, models=["dcgan", "stylegan2"],
+                     resolution=17, out=str(out))
+  assert line.startswith("error: no model to evaluate — dcgan: training "
+                         "failed: error: data.resolution=17 is invalid")
+  assert "; stylegan2: training failed: error: data.resolution=17" in line
+  assert not (out / "results.md").exists()
 
 
-def test_skip_training_without_a_run_is_one_line_and_exit_2(tmp_path):
-  proc, errors = _run_script(tmp_path, "--models=mlp", "--skip_training")
-  assert proc.returncode == 2, proc.stderr[-2000:]
-  assert errors == [f"error: no model to evaluate — mlp: no finished run in "
-                    f"{tmp_path / 'out' / 'work' / 'mlp'} to evaluate (run "
-                    "without --skip_training first)"]
-  assert "Traceback" not in proc.stderr
+def test_skip_training_without_a_run_is_one_line_and_exit_2(compare, capsys,
+                                                            tmp_path):
+  out = tmp_path / "out"
+  assert _user_error(compare, capsys, models=["mlp"], skip_training=True,
+                     out=str(out)) == (
+                         f"error: no model to evaluate — mlp: no finished run "
+                         f"in {out / 'work' / 'mlp'} to evaluate (run without "
+                         "--skip_training first)")
