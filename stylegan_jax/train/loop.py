@@ -391,6 +391,10 @@ class _Run:
         report(step)
 
         if crossed(before, nimg, log_nimg) or nimg >= total_nimg:
+          # Steps are dispatched asynchronously: wait for their compute
+          # before reading the clock, or it lands in no timer (the log's
+          # device_get would wait for it).
+          jax.block_until_ready((self.state, metrics))
           self._log(pending, step, nimg, train_seconds +
                     time.perf_counter() - tick, nimg - tick_nimg)
           pending, train_seconds, tick_nimg = [], 0.0, nimg
