@@ -5,7 +5,9 @@ Uses a tiny conditional config (8x8 images, a few channels) so that each
 cache makes later calls cheaper.
 """
 
+import importlib.util
 import json
+import pathlib
 import time
 
 import jax
@@ -18,6 +20,7 @@ from stylegan_jax import sharding
 from stylegan_jax.train import loop
 from stylegan_jax.train import setup
 
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 BATCH = 8
 
 
@@ -159,17 +162,13 @@ def test_last_snapshot_is_not_repeated(tmp_path):
   assert [json.loads(r)["nimg"] for r in records] == [0, 24]
 
 
-def _logged_values(workdir, tag):
-  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
-  from tensorboard.util import tensor_util  # pylint: disable=g-import-not-at-top
-  values = []
-  for f in (workdir / "logs").glob("events.out.tfevents.*"):
-    acc = event_accumulator.EventAccumulator(str(f))
-    acc.Reload()
-    if tag in acc.Tags()["tensors"]:
-      values += [float(tensor_util.make_ndarray(e.tensor_proto))
-                 for e in acc.Tensors(tag)]
-  return values
+def _logged_curve(workdir, tag):
+  """benchmarks/curves.py's reader of what the loop logged: [(kimg, value)]."""
+  spec = importlib.util.spec_from_file_location(
+      "benchmark_curves", ROOT / "benchmarks" / "curves.py")
+  curves = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(curves)
+  return curves.logged_curve(workdir, tag)
 
 
 def test_logged_time_includes_the_steps_compute(tmp_path, monkeypatch):
@@ -198,8 +197,8 @@ def test_logged_time_includes_the_steps_compute(tmp_path, monkeypatch):
 
   monkeypatch.setattr(setup.Setup, "run_iteration", slower_iteration)
   loop.train_and_evaluate(tiny_config(4), str(tmp_path))
-  sec_per_kimg = _logged_values(tmp_path, "timing/sec_per_kimg")
+  sec_per_kimg = _logged_curve(tmp_path, "timing/sec_per_kimg")
   assert len(sec_per_kimg) == 2  # Logged every 2 iterations.
-  for value in sec_per_kimg:
+  for _, value in sec_per_kimg:
     assert value * BATCH / 1000 >= 0.8 * slow_seconds, (
         value, slow_seconds)
