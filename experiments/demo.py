@@ -21,8 +21,10 @@ style mixing (as the official cifar preset), mode seeking 0.25, 250 kimg.
 The goal is NOT met: stripes, the hardest style (bands 1-2.6 px wide at
 16 px, near what a 16 px image can hold), end at 51-63% (RESULTS.md,
 demo, sixth round), 15-62% over four seeds (eighth round), and D rates
-the murky stripes the classifier rejects above the recognisable ones; the
-other four pass with this seed (with seed 3 mondrian ends at 73%, circles
+the murky stripes the classifier rejects above the recognisable ones. G
+draws few of the diagonal stripes (60% of the real ones), and the only
+snapshots that met the goal drew near-horizontal stripes only (ninth
+round). The other four pass with this seed (with seed 3 mondrian ends at 73%, circles
 at 79%). `--config.model.mapping_layers=8` (the official default) keeps
 those four at 91-100% in four seeds out of four and stripes at 53-72%,
 but costs ~10% more time per kimg (`./run.sh` took 10 min 27 s instead
