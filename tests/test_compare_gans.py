@@ -6,35 +6,19 @@ models, the table, the plot, the side-by-side grid, and the user mistakes
 that end the script.
 """
 
-import importlib.util
-import pathlib
-
 from absl import flags
 from absl.testing import flagsaver
 import numpy as np
 from PIL import Image
 import pytest
 
+from tests import scripts
 from tests.tools import user_error
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def _curves_module():
-  """benchmarks/curves.py, where compare_gans' plot comes from."""
-  spec = importlib.util.spec_from_file_location(
-      "benchmark_curves", ROOT / "benchmarks" / "curves.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
 
 
 @pytest.fixture(scope="module")
 def compare():
-  spec = importlib.util.spec_from_file_location(
-      "compare_gans", ROOT / "benchmarks" / "compare_gans.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
+  module = scripts.load("benchmarks/compare_gans.py")
   flags.FLAGS(["compare_gans", "--resolution=16", "--kimg=6", "--points=3"])
   yield module
   flags.FLAGS.unparse_flags()
@@ -79,7 +63,7 @@ def test_table_plot_and_grid(compare, tmp_path):
                              tmp_path / "plot.png", "SWD")
   plot = np.asarray(Image.open(path))
   assert plot.shape == (440, 720, 3)
-  colours = _curves_module().COLOURS
+  colours = scripts.load("benchmarks/curves.py").COLOURS
   assert (plot == colours[0]).all(-1).sum() > 100  # Curve a drawn.
   assert (plot == colours[1]).all(-1).sum() > 50
 

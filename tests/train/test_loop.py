@@ -5,9 +5,7 @@ Uses a tiny conditional config (8x8 images, a few channels) so that each
 cache makes later calls cheaper.
 """
 
-import importlib.util
 import json
-import pathlib
 import time
 
 import jax
@@ -19,8 +17,8 @@ from stylegan_jax import configs
 from stylegan_jax import sharding
 from stylegan_jax.train import loop
 from stylegan_jax.train import setup
+from tests import scripts
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 BATCH = 8
 
 
@@ -162,15 +160,6 @@ def test_last_snapshot_is_not_repeated(tmp_path):
   assert [json.loads(r)["nimg"] for r in records] == [0, 24]
 
 
-def _logged_curve(workdir, tag):
-  """benchmarks/curves.py's reader of what the loop logged: [(kimg, value)]."""
-  spec = importlib.util.spec_from_file_location(
-      "benchmark_curves", ROOT / "benchmarks" / "curves.py")
-  curves = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(curves)
-  return curves.logged_curve(workdir, tag)
-
-
 def test_logged_time_includes_the_steps_compute(tmp_path, monkeypatch):
   """Iterations are dispatched asynchronously: the logged s/kimg must count
   their compute, not only the time Python took to dispatch them."""
@@ -197,7 +186,8 @@ def test_logged_time_includes_the_steps_compute(tmp_path, monkeypatch):
 
   monkeypatch.setattr(setup.Setup, "run_iteration", slower_iteration)
   loop.train_and_evaluate(tiny_config(4), str(tmp_path))
-  sec_per_kimg = _logged_curve(tmp_path, "timing/sec_per_kimg")
+  sec_per_kimg = scripts.load("benchmarks/curves.py").logged_curve(
+      tmp_path, "timing/sec_per_kimg")
   assert len(sec_per_kimg) == 2  # Logged every 2 iterations.
   for _, value in sec_per_kimg:
     assert value * BATCH / 1000 >= 0.8 * slow_seconds, (
