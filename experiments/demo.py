@@ -24,12 +24,13 @@ demo, sixth round), 15-62% over four seeds (eighth round), and D rates
 the murky stripes the classifier rejects above the recognisable ones. G
 draws few of the diagonal stripes (60% of the real ones), and the only
 snapshots that met the goal drew 94-99% of their stripes near horizontal
-(ninth round). The other four pass with this seed (with seed 3 mondrian ends at
-73%, circles at 79%). `--config.model.mapping_layers=8` (the official
-default) keeps those four at 91-100% in four seeds out of four and
-stripes at 53-72%, but costs ~10% more time per kimg (`./run.sh` took 10
-min 27 s instead of 9 min 9 s), and this seed's table is no better.
-Every snapshot measures `style_acc`; `./run.sh` prints the final table.
+(ninth round). The other four pass with this seed (with seed 3 mondrian
+ends at 73%, circles at 79%). `--config.model.mapping_layers=8` (the
+official default) keeps those four at 91-100% in four seeds out of four
+and stripes at 53-72%, but costs ~10% more time per kimg (`./run.sh`
+took 10 min 27 s instead of 9 min 9 s), and this seed's table is no
+better. Every snapshot measures `style_acc`; `./run.sh` prints the final
+table.
 
   python -m stylegan_jax.main --config experiments/demo.py --workdir workdirs/demo
 """
